@@ -1,0 +1,45 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+INTEROP := tests/interop
+DATA_DIR ?= data
+
+.PHONY: run test lint typecheck unit env interop-deps bench clean
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+env: $(STAMP)
+
+$(INTEROP)/node_modules/.installed: $(INTEROP)/package-lock.json
+	npm ci --prefix $(INTEROP) --no-audit --no-fund --loglevel=error
+	touch $@
+
+interop-deps: $(INTEROP)/node_modules/.installed
+
+run: env
+	$(BIN)/koinon up --data-dir $(DATA_DIR)
+
+lint: env
+	$(BIN)/ruff check koinon tests benchmarks
+	$(BIN)/ruff format --check koinon tests benchmarks
+	$(BIN)/lint-imports
+
+typecheck: env
+	$(BIN)/mypy
+
+unit: env interop-deps
+	$(BIN)/pytest
+
+test: lint typecheck unit
+
+bench: env
+	$(BIN)/python benchmarks/ingest.py
+
+clean:
+	rm -rf $(VENV) $(INTEROP)/node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,207 @@
+"""Fan the websocket clients out over processes, start them together, and merge what they saw.
+
+One Python process cannot saturate a fast relay, so the K clients are spread over P forked worker
+processes (client c runs in process c % P and publishes frames c, c+K, c+2K, ...). All workers
+connect first and meet at a barrier, so connection set-up is never timed. An optional REQ worker
+times queries while the publishers run, and asks them to stop once it is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from multiprocessing.synchronize import Barrier, Event
+from typing import Any
+
+import aiohttp
+
+from harness.wsclients import PublishResult, ReqTiming, connect, publish, timed_reqs
+
+_CTX = multiprocessing.get_context("fork")
+_BARRIER_TIMEOUT = 120.0
+_RESULT_POLL = 0.25
+
+ReqPlan = Sequence[tuple[str, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class LoadShape:
+    """How the publishing load is spread: clients, processes, and in-flight window per client."""
+
+    clients: int
+    processes: int
+    window: int
+
+
+@dataclass
+class PhaseResult:
+    """The merged outcome of one publishing phase (and its REQ timings, if any)."""
+
+    sent: int = 0
+    acked: int = 0
+    ok_false: int = 0
+    false_samples: list[str] = field(default_factory=list)
+    other_messages: int = 0
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    stopped_early: bool = False
+    reqs: list[ReqTiming] = field(default_factory=list)
+
+    @property
+    def events_per_second(self) -> float:
+        return self.acked / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class _Shared:
+    barrier: Barrier
+    stop: Event
+    publishers_left: Any  # multiprocessing.Value("i"), untyped in typeshed
+    results: multiprocessing.Queue[tuple[list[PublishResult], list[ReqTiming], list[str]]]
+
+
+def run_phase(
+    url: str,
+    frames: Sequence[bytes],
+    shape: LoadShape,
+    *,
+    budget: float | None = None,
+    reqs: ReqPlan | None = None,
+) -> PhaseResult:
+    """Publish `frames` to `url` with `shape`; stop after `budget` s or when `reqs` are done."""
+    processes = max(1, min(shape.processes, shape.clients))
+    workers = processes + (1 if reqs else 0)
+    shared = _Shared(
+        barrier=_CTX.Barrier(workers + 1),
+        stop=_CTX.Event(),
+        publishers_left=_CTX.Value("i", processes),
+        results=_CTX.Queue(),
+    )
+    children = [
+        _CTX.Process(target=_publisher_main, args=(url, frames, shape, p, processes, shared))
+        for p in range(processes)
+    ]
+    if reqs:
+        children.append(_CTX.Process(target=_reqs_main, args=(url, reqs, shared)))
+    for child in children:
+        child.start()
+    with contextlib.suppress(threading.BrokenBarrierError):  # failed workers report below
+        shared.barrier.wait(_BARRIER_TIMEOUT)
+    started = time.monotonic()
+    collected = _collect(shared, children, workers, started + budget if budget else None)
+    for child in children:
+        child.join()
+    return _merge(collected, shared.stop.is_set() and budget is not None)
+
+
+def _collect(
+    shared: _Shared,
+    children: list[multiprocessing.process.BaseProcess],
+    expected: int,
+    deadline: float | None,
+) -> list[tuple[list[PublishResult], list[ReqTiming], list[str]]]:
+    collected: list[tuple[list[PublishResult], list[ReqTiming], list[str]]] = []
+    while len(collected) < expected:
+        try:
+            collected.append(shared.results.get(timeout=_RESULT_POLL))
+        except queue.Empty:
+            if deadline is not None and time.monotonic() >= deadline:
+                shared.stop.set()
+            if not any(child.is_alive() for child in children) and shared.results.empty():
+                collected.append(([], [], ["a worker process died without a result"]))
+                break
+    return collected
+
+
+def _merge(
+    collected: list[tuple[list[PublishResult], list[ReqTiming], list[str]]], stopped: bool
+) -> PhaseResult:
+    merged = PhaseResult(stopped_early=stopped)
+    connections = [result for published, _, _ in collected for result in published]
+    for result in connections:
+        merged.sent += result.sent
+        merged.acked += result.acked
+        merged.ok_false += result.ok_false
+        merged.other_messages += result.other_messages
+        merged.false_samples.extend(result.false_samples[: 3 - len(merged.false_samples)])
+        merged.errors.extend(result.errors)
+    for _, timings, errors in collected:
+        merged.reqs.extend(timings)
+        merged.errors.extend(errors)
+    firsts = [r.first_send for r in connections if r.first_send is not None]
+    lasts = [r.last_ok for r in connections if r.last_ok is not None]
+    if firsts and lasts:
+        merged.seconds = max(lasts) - min(firsts)
+    return merged
+
+
+def _publisher_main(
+    url: str, frames: Sequence[bytes], shape: LoadShape, index: int, processes: int, shared: _Shared
+) -> None:
+    published: list[PublishResult] = []
+    errors: list[str] = []
+    try:
+        clients = range(index, shape.clients, processes)
+        slices = [frames[c :: shape.clients] for c in clients]
+        published = asyncio.run(_publish_all(url, slices, shape.window, shared))
+    except Exception as exc:  # a worker reports its failure instead of hanging the run
+        errors.append(f"publisher {index}: {exc!r}")
+        _release_barrier(shared)
+    finally:
+        with shared.publishers_left.get_lock():
+            shared.publishers_left.value -= 1
+        shared.results.put((published, [], errors))
+
+
+async def _publish_all(
+    url: str, slices: list[Sequence[bytes]], window: int, shared: _Shared
+) -> list[PublishResult]:
+    async with aiohttp.ClientSession() as session:
+        sockets = [await connect(session, url) for _ in slices]
+        shared.barrier.wait(_BARRIER_TIMEOUT)
+        try:
+            return list(
+                await asyncio.gather(
+                    *(publish(ws, part, window, shared.stop.is_set) for ws, part in zip(sockets, slices, strict=True))
+                )
+            )
+        finally:
+            for ws in sockets:
+                await ws.close()
+
+
+def _reqs_main(url: str, reqs: ReqPlan, shared: _Shared) -> None:
+    timings: list[ReqTiming] = []
+    errors: list[str] = []
+    try:
+        timings, errors = asyncio.run(_time_reqs(url, reqs, shared))
+    except Exception as exc:
+        errors.append(f"REQ client: {exc!r}")
+        _release_barrier(shared)
+    finally:
+        shared.stop.set()
+        shared.results.put(([], timings, errors))
+
+
+async def _time_reqs(
+    url: str, reqs: ReqPlan, shared: _Shared
+) -> tuple[list[ReqTiming], list[str]]:
+    async with aiohttp.ClientSession() as session:
+        ws = await connect(session, url)
+        shared.barrier.wait(_BARRIER_TIMEOUT)
+        try:
+            return await timed_reqs(ws, reqs, lambda: shared.publishers_left.value > 0)
+        finally:
+            await ws.close()
+
+
+def _release_barrier(shared: _Shared) -> None:
+    # A worker that failed before the barrier must not leave the others waiting for it;
+    # once everyone has passed, breaking the barrier is harmless.
+    shared.barrier.abort()

@@ -1,0 +1,1 @@
+"""The `koinon` command line: run a node, manage keys, publish and read."""

@@ -1,0 +1,79 @@
+"""`koinon up`: run a node in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any
+
+from koinon.node import Node, serve
+from koinon.settings import Limits, Settings
+
+
+def register(commands: Any) -> None:
+    """Add the `up` command."""
+    up = commands.add_parser(
+        "up",
+        help="run a node (relay + HTTP API) until interrupted",
+        description="Run a Koinon node in the foreground. It prints its websocket and HTTP "
+        "addresses, then serves until Ctrl-C or SIGTERM.",
+    )
+    up.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default %(default)s)"
+    )
+    up.add_argument(
+        "--port", type=int, default=7447, help="port (default %(default)s; 0 picks one)"
+    )
+    up.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("data"),
+        help="folder for the database and node key (default %(default)s)",
+    )
+    up.add_argument("--min-pow", type=int, default=0, help="NIP-13 minimum difficulty in bits")
+    up.add_argument(
+        "--rate-limit",
+        type=float,
+        default=Limits.events_per_second,
+        help="events per second per connection (0: unlimited; default %(default)s)",
+    )
+    up.add_argument(
+        "--auth-to-write",
+        action="store_true",
+        help="require NIP-42 authentication before accepting events",
+    )
+    up.add_argument(
+        "--auth-to-read",
+        action="store_true",
+        help="require NIP-42 authentication before answering REQ and COUNT",
+    )
+    up.add_argument("--log-level", default="WARNING", help="logging level (default %(default)s)")
+    up.set_defaults(run=run)
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Settings from the command line."""
+    limits = dataclasses.replace(
+        Limits(),
+        min_pow=args.min_pow,
+        events_per_second=args.rate_limit,
+        auth_required_for_write=args.auth_to_write,
+        auth_required_for_read=args.auth_to_read,
+    )
+    return Settings(data_dir=args.data_dir, host=args.host, port=args.port, limits=limits)
+
+
+def _announce(node: Node) -> None:
+    print(f"koinon node {node.settings.name!r} is up", flush=True)
+    print(f"  websocket: {node.ws_url}", flush=True)
+    print(f"  http:      {node.http_url}", flush=True)
+    print(f"  data:      {node.settings.data_dir.resolve()}", flush=True)
+
+
+async def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted."""
+    logging.getLogger().setLevel(args.log_level.upper())
+    await serve(settings_from(args), _announce)
+    return 0

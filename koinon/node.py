@@ -1,0 +1,139 @@
+"""The composition root: builds a node from `Settings`, the real clock and the real randomness."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from koinon.api.routes import Api
+from koinon.core.keys import SecretKey
+from koinon.errors import KoinonError
+from koinon.pipeline import AcceptPipeline
+from koinon.relay.info import relay_information
+from koinon.relay.server import TRANSPORT_LIMIT_FACTOR, Relay
+from koinon.settings import Settings
+from koinon.store.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
+
+
+class NodeError(KoinonError):
+    """The node cannot start (port taken, data folder unusable, key unreadable)."""
+
+
+def load_node_key(path: Path, random_bytes: Callable[[int], bytes]) -> SecretKey:
+    """The node's identity key, created on first start and kept readable only by its owner."""
+    if path.exists():
+        try:
+            return SecretKey(bytes.fromhex(path.read_text().strip()))
+        except (ValueError, KoinonError) as exc:
+            raise NodeError(f"node key {path} is unreadable") from exc
+    key = SecretKey.generate(random_bytes)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key.hex + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    return key
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise NodeError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+class Node:
+    """A running Koinon node: store, pipeline, relay and HTTP API on one port."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+        random_bytes: Callable[[int], bytes] = os.urandom,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.random_bytes = random_bytes
+        self._runner: web.AppRunner | None = None
+        self._store: SqliteStore | None = None
+
+    @property
+    def ws_url(self) -> str:
+        """The websocket address clients connect to."""
+        return self.settings.public_url
+
+    @property
+    def http_url(self) -> str:
+        """The HTTP address of the API and the NIP-11 document."""
+        return "http" + self.settings.public_url[2:]
+
+    async def start(self) -> None:
+        """Open the store, bind the port and start serving."""
+        try:
+            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise NodeError(f"cannot create data folder {self.settings.data_dir}") from exc
+        sock = _bind(self.settings.host, self.settings.port)
+        self.settings = dataclasses.replace(self.settings, port=sock.getsockname()[1])
+        key = load_node_key(self.settings.data_dir / "node.key", self.random_bytes)
+        limits = self.settings.limits
+        store = SqliteStore(
+            self.settings.database_path,
+            default_limit=limits.default_limit,
+            max_limit=limits.max_limit,
+        )
+        self._store = store
+        pipeline = AcceptPipeline(store, limits, self.clock)
+        relay = Relay(self.settings, pipeline, store, self.clock, self.random_bytes)
+        info = relay_information(self.settings, key.public_key)
+        api = Api(pipeline, store, info, relay.handle, limits.max_message_bytes)
+        app = web.Application(client_max_size=limits.max_message_bytes * TRANSPORT_LIMIT_FACTOR)
+        app.add_routes(api.routes())
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        await web.SockSite(self._runner, sock, shutdown_timeout=1.0).start()
+
+    async def stop(self) -> None:
+        """Close connections, flush the store."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._store is not None:
+            await self._store.close()
+            self._store = None
+
+
+async def serve(settings: Settings, on_ready: Callable[[Node], None]) -> None:
+    """Run a node until SIGINT or SIGTERM."""
+    node = Node(settings)
+    await node.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    on_ready(node)
+    try:
+        await stop.wait()
+    finally:
+        await node.stop()

@@ -1,0 +1,30 @@
+"""The store protocol: only the methods callers use."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from koinon.core.event import Event
+from koinon.core.filters import Filter
+from koinon.errors import KoinonError
+
+
+class StoreError(KoinonError):
+    """The store failed (disk, database); the event was not stored. Our fault, not the peer's."""
+
+
+class EventStore(Protocol):
+    """Durable event storage with NIP-01 replacement and NIP-09 deletion rules."""
+
+    async def add(self, event: Event) -> None:
+        """Store `event` durably or raise `Rejected` (duplicate, deleted, older) or `StoreError`."""
+
+    async def query(self, filters: Sequence[Filter]) -> list[bytes]:
+        """Canonical JSON of matching events, newest first, ties by lowest id, limits applied."""
+
+    async def count(self, filters: Sequence[Filter]) -> int:
+        """How many distinct stored events match any of `filters`."""
+
+    async def close(self) -> None:
+        """Finish pending writes and release the database."""
