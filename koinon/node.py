@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,8 @@ from koinon.settings import Settings
 from koinon.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
+
+SWITCH_INTERVAL = 0.0005
 
 
 class NodeError(KoinonError):
@@ -125,6 +128,9 @@ class Node:
 
 async def serve(settings: Settings, on_ready: Callable[[Node], None]) -> None:
     """Run a node until SIGINT or SIGTERM."""
+    # The store's threads give up the GIL around every SQLite step; with the default 5 ms switch
+    # interval a busy event loop makes each of them wait that long to get it back.
+    sys.setswitchinterval(SWITCH_INTERVAL)
     node = Node(settings)
     await node.start()
     stop = asyncio.Event()

@@ -6,6 +6,7 @@ other length, and the test oracle, use the plain-integer implementation written 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 from coincurve import PrivateKey, PublicKeyXOnly
@@ -139,13 +140,20 @@ def sign(secret: bytes, message: bytes, aux_rand: bytes) -> bytes:
         raise SchnorrError("secret key out of range") from exc
 
 
+@functools.lru_cache(maxsize=16384)
+def _parsed_key(pubkey: bytes) -> PublicKeyXOnly | None:
+    """Parsing a key (a square root mod p) costs a third of a verification; authors repeat."""
+    try:
+        return PublicKeyXOnly(pubkey)
+    except ValueError:
+        return None
+
+
 def verify(pubkey: bytes, message: bytes, signature: bytes) -> bool:
     """True when `signature` is a valid BIP-340 signature of `message` by x-only `pubkey`."""
     if len(pubkey) != 32 or len(signature) != 64:
         return False
     if len(message) != 32:
         return reference_verify(pubkey, message, signature)
-    try:
-        return PublicKeyXOnly(pubkey).verify(signature, message)
-    except ValueError:
-        return False
+    key = _parsed_key(pubkey)
+    return key is not None and bool(key.verify(signature, message))

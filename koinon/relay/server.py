@@ -37,7 +37,9 @@ class Connection:
         self._outbox: deque[bytes] = deque()
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[object]] = set()
-        self._inflight = asyncio.Semaphore(relay.settings.limits.max_inflight_events)
+        self._max_inflight = relay.settings.limits.max_inflight_events
+        self._inflight = 0
+        self._room = asyncio.Event()
         self._closing = False
 
     def send(self, frame: bytes) -> None:
@@ -83,9 +85,9 @@ class Connection:
                     continue
                 else:
                     break
-                if self._inflight.locked():
-                    await self._inflight.acquire()  # back-pressure: stop reading for a while
-                    self._inflight.release()
+                while self._inflight >= self._max_inflight:
+                    self._room.clear()
+                    await self._room.wait()  # back-pressure: stop reading for a while
         finally:
             self._closing = True
             self._wake.set()
@@ -100,23 +102,26 @@ class Connection:
             if isinstance(command, Send):
                 self.send(command.frame)
             elif isinstance(command, Publish):
-                self._spawn(self._publish(command.event))
+                self._publish(command.event)
             elif isinstance(command, Query):
                 self._spawn(self._query(command))
             else:
                 self._spawn(self._count(command))
 
-    async def _publish(self, event: Event) -> None:
-        async with self._inflight:
-            error: Rejected | None = None
-            try:
-                await self.relay.pipeline.accept(event)
-            except Rejected as rejected:
-                error = rejected
-            except Exception:
-                log.exception("accepting event %s failed", event.id)
-                error = INTERNAL
+    def _publish(self, event: Event) -> None:
+        self._inflight += 1
+
+        def done(error: Rejected | None) -> None:
+            self._inflight -= 1
+            if self._inflight < self._max_inflight:
+                self._room.set()
             self.send(self.session.published(event.id, error))
+
+        try:
+            self.relay.pipeline.submit(event, done)
+        except Exception:
+            log.exception("accepting event %s failed", event.id)
+            done(INTERNAL)
 
     async def _query(self, command: Query) -> None:
         try:

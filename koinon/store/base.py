@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from koinon.core.event import Event
@@ -16,6 +16,9 @@ class StoreError(KoinonError):
 
 class EventStore(Protocol):
     """Durable event storage with NIP-01 replacement and NIP-09 deletion rules."""
+
+    def submit(self, event: Event, done: Callable[[BaseException | None], None]) -> None:
+        """Queue `event`; `done(None)` once durable, `done(error)` if refused or failed."""
 
     async def add(self, event: Event) -> None:
         """Store `event` durably or raise `Rejected` (duplicate, deleted, older) or `StoreError`."""

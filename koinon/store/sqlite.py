@@ -12,7 +12,7 @@ import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -27,7 +27,9 @@ from koinon.store.query import count_events, select_events
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 2000
-_Item = tuple[Event, "asyncio.Future[None]"]
+Outcome = BaseException | None
+Callback = Callable[[Outcome], None]
+_Item = tuple[Event, Callback, asyncio.AbstractEventLoop]
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -176,12 +178,26 @@ class SqliteStore:
 
     # -- writing ---------------------------------------------------------------------------
 
-    async def add(self, event: Event) -> None:
-        """Queue `event` for the next group commit and wait until it is durable."""
+    def submit(self, event: Event, done: Callback) -> None:
+        """Queue `event` for the next group commit; `done(None | error)` runs on this event loop
+        once the commit is durable (or failed). The cheap path for high-rate ingest."""
         if self._closed:
             raise StoreError("store is closed")
+        self._queue.put((event, done, asyncio.get_running_loop()))
+
+    async def add(self, event: Event) -> None:
+        """Queue `event` for the next group commit and wait until it is durable."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put((event, future))
+
+        def settle(outcome: Outcome) -> None:
+            if future.done():
+                return
+            if outcome is None:
+                future.set_result(None)
+            else:
+                future.set_exception(outcome)
+
+        self.submit(event, settle)
         await future
 
     def _write_loop(self) -> None:
@@ -207,7 +223,7 @@ class SqliteStore:
         outcomes: list[BaseException | None] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for event, _ in batch:
+            for event, _, _ in batch:
                 try:
                     self._writer.apply(event)
                     outcomes.append(None)
@@ -219,9 +235,9 @@ class SqliteStore:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             outcomes = [StoreError("could not write event") for _ in batch]
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[None], object]]] = {}
-        for (_, future), outcome in zip(batch, outcomes, strict=True):
-            by_loop.setdefault(future.get_loop(), []).append((future, outcome))
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Callback, Outcome]]] = {}
+        for (_, done, loop), outcome in zip(batch, outcomes, strict=True):
+            by_loop.setdefault(loop, []).append((done, outcome))
         for loop, settled in by_loop.items():
             with contextlib.suppress(RuntimeError):  # the loop is gone; nobody waits any more
                 loop.call_soon_threadsafe(_settle, settled)
@@ -243,15 +259,19 @@ class SqliteStore:
 
     def _query_sync(self, filters: Sequence[Filter]) -> list[bytes]:
         conn = self._reader()
-        rows: dict[bytes, tuple[int, bytes, str]] = {}
+        rows: dict[bytes, tuple[int, bytes, bytes]] = {}
         for flt in filters:
             if flt.is_empty:
                 continue
             sql, params = select_events(flt, self._limit(flt))
-            for json_text, created_at, event_id in conn.execute(sql, params):
-                rows[event_id] = (created_at, event_id, json_text)
+            folded = conn.execute(sql, params).fetchone()[0]
+            if not folded:
+                continue
+            for line in folded.encode().split(b"\n"):
+                created_at, event_id, json_text = line.split(b" ", 2)
+                rows[event_id] = (int(created_at), event_id, json_text)
         ordered = sorted(rows.values(), key=lambda r: (-r[0], r[1]))
-        return [r[2].encode() for r in ordered]
+        return [r[2] for r in ordered]
 
     def _count_sync(self, filters: Sequence[Filter]) -> int:
         conn = self._reader()
@@ -298,11 +318,9 @@ class SqliteStore:
                 conn.close()
 
 
-def _settle(settled: list[tuple[asyncio.Future[None], object]]) -> None:
-    for future, outcome in settled:
-        if future.done():
-            continue
-        if isinstance(outcome, BaseException):
-            future.set_exception(outcome)
-        else:
-            future.set_result(None)
+def _settle(settled: list[tuple[Callback, Outcome]]) -> None:
+    for done, outcome in settled:
+        try:
+            done(outcome)
+        except Exception:
+            log.exception("store callback failed")
