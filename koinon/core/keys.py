@@ -37,7 +37,7 @@ class SecretKey:
     def parse(cls, text: str) -> SecretKey:
         """From `nsec1…` or 64 hex characters."""
         text = text.strip()
-        if text.startswith("nsec1"):
+        if text.lower().startswith("nsec1"):
             return cls(bytes.fromhex(bech32.decode_entity(text).value))
         if is_hex(text.lower(), 64):
             return cls(bytes.fromhex(text))
@@ -67,7 +67,7 @@ def npub(pubkey_hex: str) -> str:
 def parse_public_key(text: str) -> str:
     """A hex public key from `npub1…`, `nprofile1…` or 64 hex characters."""
     text = text.strip()
-    if text.startswith(("npub1", "nprofile1")):
+    if text.lower().startswith(("npub1", "nprofile1")):
         return bech32.decode_entity(text).value
     if is_hex(text.lower(), 64):
         return text.lower()
@@ -77,7 +77,7 @@ def parse_public_key(text: str) -> str:
 def parse_event_id(text: str) -> str:
     """A hex event id from `note1…`, `nevent1…` or 64 hex characters."""
     text = text.strip().removeprefix("nostr:")
-    if text.startswith(("note1", "nevent1")):
+    if text.lower().startswith(("note1", "nevent1")):
         return bech32.decode_entity(text).value
     if is_hex(text.lower(), 64):
         return text.lower()

@@ -18,6 +18,9 @@ from koinon.errors import KoinonError, invalid
 VERSION = 0x02
 DEFAULT_LOG_N = 16
 KEY_SECURITY_UNKNOWN = 0x02
+# 1 GiB of scrypt memory. NIP-49 allows up to 22 (4 GiB); a key file is refused above 20 rather
+# than letting a tampered file make the CLI allocate gigabytes.
+MAX_LOG_N = 20
 
 
 class WrongPassphrase(KoinonError):
@@ -25,10 +28,13 @@ class WrongPassphrase(KoinonError):
 
 
 def _derive(passphrase: str, salt: bytes, log_n: int) -> bytes:
-    if not 1 <= log_n <= 22:
-        raise invalid(f"scrypt log_n {log_n} out of range")
+    if not 1 <= log_n <= MAX_LOG_N:
+        raise invalid(f"scrypt log_n {log_n} out of range (1 to {MAX_LOG_N})")
     normalized = unicodedata.normalize("NFKC", passphrase).encode()
-    return hashlib.scrypt(normalized, salt=salt, n=1 << log_n, r=8, p=1, dklen=32, maxmem=2**31 - 1)
+    memory = 128 * 8 * (1 << log_n)  # scrypt needs 128·r·N bytes
+    return hashlib.scrypt(
+        normalized, salt=salt, n=1 << log_n, r=8, p=1, dklen=32, maxmem=memory + (1 << 20)
+    )
 
 
 def encrypt(
@@ -54,6 +60,8 @@ def decrypt(text: str, passphrase: str) -> bytes:
         raise invalid("not an ncryptsec string")
     if data[0] != VERSION:
         raise invalid(f"unknown ncryptsec version {data[0]}")
+    if data[42] > KEY_SECURITY_UNKNOWN:
+        raise invalid(f"unknown key security byte {data[42]}")
     log_n, salt, nonce, ad, sealed = data[1], data[2:18], data[18:42], data[42:43], data[43:]
     try:
         return bytes(

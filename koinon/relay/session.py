@@ -85,8 +85,16 @@ class TokenBucket:
 
 
 def _same_relay(claimed: str, ours: str) -> bool:
-    a, b = urlsplit(claimed.strip().rstrip("/")), urlsplit(ours.rstrip("/"))
-    return a.scheme in ("ws", "wss") and (a.hostname, a.port) == (b.hostname, b.port)
+    try:
+        a, b = urlsplit(claimed.strip().rstrip("/")), urlsplit(ours.rstrip("/"))
+        return a.scheme in ("ws", "wss") and (a.hostname, a.port) == (b.hostname, b.port)
+    except ValueError:  # a port that is not a number, an unclosed IPv6 bracket, ...
+        return False
+
+
+def _size(data: str | bytes) -> int:
+    """Bytes on the wire: text frames count in UTF-8, measured only when it could matter."""
+    return len(data.encode("utf-8", "surrogatepass")) if isinstance(data, str) else len(data)
 
 
 class Session:
@@ -116,8 +124,9 @@ class Session:
             frame = frames.decode(data, self._frame_limits)
         except frames.FrameError as error:
             return [Send(self._answer_error(error))]
-        if len(data) > self.limits.max_message_bytes:
-            too_big = invalid(f"message larger than {self.limits.max_message_bytes} bytes")
+        limit = self.limits.max_message_bytes
+        if len(data) > limit or (len(data) * 4 > limit and _size(data) > limit):
+            too_big = invalid(f"message larger than {limit} bytes")
             if isinstance(frame, frames.EventFrame | frames.AuthFrame):
                 return [Send(frames.ok(frame.event.id, False, too_big.wire))]
             if isinstance(frame, frames.ReqFrame | frames.CountFrame):
