@@ -16,13 +16,16 @@ from pathlib import Path
 
 from aiohttp import web
 
+from koinon.api.ledger import LedgerApi
 from koinon.api.routes import Api
 from koinon.core.keys import SecretKey
 from koinon.errors import KoinonError
 from koinon.pipeline import AcceptPipeline
 from koinon.relay.info import relay_information
 from koinon.relay.server import TRANSPORT_LIMIT_FACTOR, Relay
+from koinon.services.heads import TreeHeadService
 from koinon.settings import Settings
+from koinon.store.log import LogError
 from koinon.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -79,6 +82,7 @@ class Node:
         self.random_bytes = random_bytes
         self._runner: web.AppRunner | None = None
         self._store: SqliteStore | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def ws_url(self) -> str:
@@ -97,6 +101,14 @@ class Node:
         except OSError as exc:
             raise NodeError(f"cannot create data folder {self.settings.data_dir}") from exc
         sock = _bind(self.settings.host, self.settings.port)
+        try:
+            await self._start_on(sock)
+        except BaseException:
+            sock.close()
+            await self.stop()
+            raise
+
+    async def _start_on(self, sock: socket.socket) -> None:
         self.settings = dataclasses.replace(self.settings, port=sock.getsockname()[1])
         key = load_node_key(self.settings.data_dir / "node.key", self.random_bytes)
         limits = self.settings.limits
@@ -104,20 +116,36 @@ class Node:
             self.settings.database_path,
             default_limit=limits.default_limit,
             max_limit=limits.max_limit,
+            clock=self.clock,
         )
         self._store = store
+        try:
+            store.check_log()
+        except LogError as exc:
+            raise NodeError(f"refusing to start: {exc}") from exc
+        self.key = key
         pipeline = AcceptPipeline(store, limits, self.clock)
+        self.heads = TreeHeadService(store, pipeline, key, self.clock, self.random_bytes)
         relay = Relay(self.settings, pipeline, store, self.clock, self.random_bytes)
         info = relay_information(self.settings, key.public_key)
         api = Api(pipeline, store, info, relay.handle, limits.max_message_bytes)
+        ledger = LedgerApi(store, self.heads.sign_now, {"node": key.public_key})
         app = web.Application(client_max_size=limits.max_message_bytes * TRANSPORT_LIMIT_FACTOR)
         app.add_routes(api.routes())
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        app.add_routes(ledger.routes())
+        self._tasks.append(asyncio.create_task(self.heads.run(self.settings.head_interval)))
+        self._runner = web.AppRunner(
+            app, handle_signals=False, access_log=None, shutdown_timeout=1.0
+        )
         await self._runner.setup()
-        await web.SockSite(self._runner, sock, shutdown_timeout=1.0).start()
+        await web.SockSite(self._runner, sock).start()
 
     async def stop(self) -> None:
         """Close connections, flush the store."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

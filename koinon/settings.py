@@ -38,6 +38,7 @@ class Settings:
     name: str = "Koinon node"
     description: str = "A Koinon node: Nostr-compatible relay of a social network nobody owns."
     contact: str = ""
+    head_interval: float = 1.0
     limits: Limits = field(default_factory=Limits)
 
     @property

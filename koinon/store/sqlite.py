@@ -12,24 +12,34 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
+
+import orjson
 
 from koinon.core import kinds
-from koinon.core.event import Event, is_hex
+from koinon.core.event import Event, is_hex, parse_event
 from koinon.core.filters import Filter
 from koinon.errors import Reason, Rejected
+from koinon.ledger.entry import LogEntry
+from koinon.ledger.heads import LEDGER_KINDS, AnchorRecord, TreeHead, parse_tree_head
+from koinon.store import log as ledger_log
 from koinon.store.base import StoreError
+from koinon.store.log import LogAppender, LogError, entry_index
 from koinon.store.migrate import migrate
 from koinon.store.query import count_events, select_events
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_BATCH = 2000
 Outcome = BaseException | None
 Callback = Callable[[Outcome], None]
-_Item = tuple[Event, Callback, asyncio.AbstractEventLoop]
+Job = Callable[[sqlite3.Connection], None]
+_Item = tuple[Event | Job, Callback, asyncio.AbstractEventLoop]
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -54,8 +64,10 @@ def _address(event: Event) -> str | None:
 class _Writer:
     """Applies events to the database inside one transaction per batch."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, clock: Callable[[], float]) -> None:
         self.conn = conn
+        self.clock = clock
+        self.log = LogAppender(conn)
 
     def apply(self, event: Event) -> None:
         conn = self.conn
@@ -63,6 +75,9 @@ class _Writer:
         pubkey = bytes.fromhex(event.pubkey)
         if conn.execute("SELECT 1 FROM events WHERE id = ?", (event_id,)).fetchone():
             raise Rejected(Reason.DUPLICATE, "already have this event")
+        logged = event.kind not in LEDGER_KINDS
+        if logged and entry_index(conn, event_id) is not None:
+            raise Rejected(Reason.BLOCKED, "this event was accepted before and since removed")
         if conn.execute(
             "SELECT 1 FROM deleted_ids WHERE id = ? AND pubkey = ?", (event_id, pubkey)
         ).fetchone():
@@ -86,6 +101,8 @@ class _Writer:
             )
         if event.kind == kinds.DELETION:
             self._delete(event, pubkey)
+        if logged:
+            self.log.append(LogEntry.of(event), int(self.clock() * 1000))
 
     def _replace(self, event: Event, event_id: bytes, pubkey: bytes, d_tag: str) -> None:
         conn = self.conn
@@ -129,7 +146,12 @@ class _Writer:
             )
         for address in deletion.tag_values("a"):
             parts = address.split(":", 2)
-            if len(parts) != 3 or parts[1] != deletion.pubkey or not parts[0].isdigit():
+            if (
+                len(parts) != 3
+                or parts[1] != deletion.pubkey
+                or not (parts[0].isascii() and parts[0].isdigit())
+                or int(parts[0]) > kinds.MAX_KIND
+            ):
                 continue
             kind, d_tag = int(parts[0]), parts[2]
             rows = conn.execute(
@@ -156,6 +178,7 @@ class SqliteStore:
         default_limit: int = 500,
         max_limit: int = 5000,
         readers: int = 2,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = path
         self.default_limit = default_limit
@@ -166,7 +189,11 @@ class SqliteStore:
         except BaseException:
             conn.close()
             raise
-        self._writer = _Writer(conn)
+        try:
+            self._writer = _Writer(conn, clock)
+        except BaseException:
+            conn.close()
+            raise
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._write_loop, name="store-writer", daemon=True)
         self._thread.start()
@@ -187,6 +214,11 @@ class SqliteStore:
 
     async def add(self, event: Event) -> None:
         """Queue `event` for the next group commit and wait until it is durable."""
+        await self._write(event)
+
+    async def _write(self, item: Event | Job) -> None:
+        if self._closed:
+            raise StoreError("store is closed")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         def settle(outcome: Outcome) -> None:
@@ -197,7 +229,7 @@ class SqliteStore:
             else:
                 future.set_exception(outcome)
 
-        self.submit(event, settle)
+        self._queue.put((item, settle, asyncio.get_running_loop()))
         await future
 
     def _write_loop(self) -> None:
@@ -223,17 +255,21 @@ class SqliteStore:
         outcomes: list[BaseException | None] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for event, _, _ in batch:
+            for item, _, _ in batch:
                 try:
-                    self._writer.apply(event)
+                    if isinstance(item, Event):
+                        self._writer.apply(item)
+                    else:
+                        item(conn)
                     outcomes.append(None)
-                except Rejected as rejected:
-                    outcomes.append(rejected)
+                except (Rejected, LogError) as refused:
+                    outcomes.append(refused)
             conn.execute("COMMIT")
-        except sqlite3.Error:
+        except Exception:  # the writer thread must survive anything one batch can do
             log.exception("store write failed; batch of %d rolled back", len(batch))
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            self._writer.log.reload()
             outcomes = [StoreError("could not write event") for _ in batch]
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Callback, Outcome]]] = {}
         for (_, done, loop), outcome in zip(batch, outcomes, strict=True):
@@ -257,8 +293,7 @@ class SqliteStore:
     def _limit(self, flt: Filter) -> int:
         return min(self.max_limit, flt.limit if flt.limit is not None else self.default_limit)
 
-    def _query_sync(self, filters: Sequence[Filter]) -> list[bytes]:
-        conn = self._reader()
+    def _query_sync(self, conn: sqlite3.Connection, filters: Sequence[Filter]) -> list[bytes]:
         rows: dict[bytes, tuple[int, bytes, bytes]] = {}
         for flt in filters:
             if flt.is_empty:
@@ -273,8 +308,7 @@ class SqliteStore:
         ordered = sorted(rows.values(), key=lambda r: (-r[0], r[1]))
         return [r[2] for r in ordered]
 
-    def _count_sync(self, filters: Sequence[Filter]) -> int:
-        conn = self._reader()
+    def _count_sync(self, conn: sqlite3.Connection, filters: Sequence[Filter]) -> int:
         if len(filters) == 1 and not filters[0].is_empty:
             sql, params = count_events(filters[0])
             return int(conn.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0])
@@ -285,25 +319,120 @@ class SqliteStore:
                 ids.update(row[0] for row in conn.execute(sql, params))
         return len(ids)
 
-    async def _run(self, fn: object, filters: Sequence[Filter]) -> object:
+    async def _read(self, fn: Callable[..., T], *args: object) -> T:
+        """Run `fn(connection, *args)` on a reader thread."""
         loop = asyncio.get_running_loop()
+
+        def call() -> T:
+            return fn(self._reader(), *args)
+
         try:
-            return await loop.run_in_executor(self._pool, fn, filters)  # type: ignore[arg-type]
+            return await loop.run_in_executor(self._pool, call)
         except sqlite3.Error as exc:
             log.exception("store read failed")
-            raise StoreError("could not read events") from exc
+            raise StoreError("could not read from the store") from exc
 
     async def query(self, filters: Sequence[Filter]) -> list[bytes]:
         """Matching events' JSON, newest first (ties by lowest id), per-filter limits applied."""
-        result = await self._run(self._query_sync, filters)
-        assert isinstance(result, list)
-        return result
+        return await self._read(self._query_sync, filters)
 
     async def count(self, filters: Sequence[Filter]) -> int:
         """Distinct matching events (NIP-45)."""
-        result = await self._run(self._count_sync, filters)
-        assert isinstance(result, int)
-        return result
+        return await self._read(self._count_sync, filters)
+
+    # -- the transparency log --------------------------------------------------------------
+
+    async def log_size(self) -> int:
+        """Number of logged events."""
+        return await self._read(ledger_log.log_size)
+
+    async def log_root(self, size: int) -> bytes:
+        """Root of the first `size` leaves."""
+        return await self._read(ledger_log.root, size)
+
+    async def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """Audit path of leaf `index` in the tree of `size`."""
+        return await self._read(ledger_log.inclusion_proof, index, size)
+
+    async def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        """Proof that the tree of `second` extends the tree of `first`."""
+        return await self._read(ledger_log.consistency_proof, first, second)
+
+    async def log_position(self, event_id: str) -> tuple[int, bytes] | None:
+        """(leaf index, leaf bytes) of a logged event, also after its content was erased."""
+        return await self._read(ledger_log.entry_index, bytes.fromhex(event_id))
+
+    async def save_tree_head(self, head: TreeHead) -> None:
+        """Remember a head the node signed."""
+
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR IGNORE INTO tree_heads (size, root, timestamp, event) VALUES (?,?,?,?)",
+                (head.size, head.root, head.timestamp, head.event.to_json().decode()),
+            )
+
+        await self._write(job)
+
+    async def latest_tree_head(self) -> Event | None:
+        """The newest signed head, as its kind-3961 event."""
+        return await self._read(_latest_head)
+
+    async def tree_head(self, size: int) -> Event | None:
+        """The signed head of exactly `size` leaves, if the node signed one."""
+        return await self._read(_head_of_size, size)
+
+    async def save_anchor(self, record: AnchorRecord, event: Event) -> None:
+        """Index an anchor the node recorded on chain (idempotent per tree size)."""
+
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR IGNORE INTO anchors (size, root, chain_id, contract, operator, "
+                "anchor_index, tx_hash, block_number, block_time, event) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    record.size,
+                    record.root,
+                    record.chain_id,
+                    record.contract,
+                    record.operator,
+                    record.index,
+                    record.tx_hash,
+                    record.block_number,
+                    record.block_time,
+                    event.to_json().decode(),
+                ),
+            )
+
+        await self._write(job)
+
+    async def anchors(self) -> list[Event]:
+        """Every anchor record (kind-3962 events), oldest first."""
+        return await self._read(_anchor_events, 0)
+
+    async def anchor_covering(self, index: int) -> Event | None:
+        """The earliest anchor whose tree contains leaf `index`."""
+        found = await self._read(_anchor_events, index + 1, 1)
+        return found[0] if found else None
+
+    def check_log(self) -> None:
+        """Refuse to run on a log that no longer matches the newest head the node signed."""
+        conn = self._writer.conn
+        head = _latest_head(conn)
+        if head is None:
+            return
+        signed = parse_tree_head(head)
+        size = ledger_log.log_size(conn)
+        if size < signed.size:
+            raise ledger_log.LogError(
+                f"the log holds {size} entries but the node signed a head of {signed.size}"
+            )
+        if ledger_log.recomputed_root(conn, signed.size) != signed.root:
+            raise ledger_log.LogError(
+                f"the stored log does not match the signed head of size {signed.size}: "
+                "entries were altered or removed"
+            )
+        if ledger_log.root(conn, signed.size) != signed.root:
+            raise ledger_log.LogError("stored subtree hashes do not match the signed head")
 
     async def close(self) -> None:
         """Drain queued writes, stop the writer and close every connection."""
@@ -324,3 +453,25 @@ def _settle(settled: list[tuple[Callback, Outcome]]) -> None:
             done(outcome)
         except Exception:
             log.exception("store callback failed")
+
+
+def _latest_head(conn: sqlite3.Connection) -> Event | None:
+    row = conn.execute("SELECT event FROM tree_heads ORDER BY size DESC LIMIT 1").fetchone()
+    return decode_stored(row[0]) if row else None
+
+
+def _head_of_size(conn: sqlite3.Connection, size: int) -> Event | None:
+    row = conn.execute("SELECT event FROM tree_heads WHERE size = ?", (size,)).fetchone()
+    return decode_stored(row[0]) if row else None
+
+
+def _anchor_events(conn: sqlite3.Connection, min_size: int, limit: int = -1) -> list[Event]:
+    rows = conn.execute(
+        "SELECT event FROM anchors WHERE size >= ? ORDER BY size LIMIT ?", (min_size, limit)
+    ).fetchall()
+    return [decode_stored(row[0]) for row in rows]
+
+
+def decode_stored(text: str) -> Event:
+    """An event the node stored itself (already verified when it was written)."""
+    return parse_event(orjson.loads(text))

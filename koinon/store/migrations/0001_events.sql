@@ -22,10 +22,12 @@ CREATE TABLE tags (
 CREATE INDEX tags_by_value ON tags (name, value, created_at DESC);
 CREATE INDEX tags_by_event ON tags (seq);
 
--- An event id deleted by its author (kind 5 `e` tag); it may not be stored again.
+-- An event id that `pubkey` asked to delete (kind 5 `e` tag). Keyed by both, so that someone
+-- else's request for the same id cannot take the row; only the author's own blocks the id.
 CREATE TABLE deleted_ids (
-    id     BLOB NOT NULL PRIMARY KEY,
-    pubkey BLOB NOT NULL
+    id     BLOB NOT NULL,
+    pubkey BLOB NOT NULL,
+    PRIMARY KEY (id, pubkey)
 ) WITHOUT ROWID;
 
 -- Versions of a replaceable or addressable event up to `until` are deleted (kind 5 `a` tag).

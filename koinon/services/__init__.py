@@ -1,0 +1,1 @@
+"""Background services of a node: signing tree heads, anchoring them on chain."""

@@ -1,0 +1,148 @@
+"""The Merkle log in the event database: appends in the writer transaction, proofs on reads."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+
+from koinon.errors import KoinonError
+from koinon.ledger import plan
+from koinon.ledger.entry import LogEntry
+from koinon.ledger.merkle import EMPTY_ROOT, leaf_hash, node_hash
+
+
+class LogError(KoinonError):
+    """The stored log is inconsistent, or a proof was asked for beyond its size."""
+
+
+def log_size(conn: sqlite3.Connection) -> int:
+    """Number of leaves."""
+    row = conn.execute("SELECT max(idx) FROM log_entries").fetchone()
+    return 0 if row[0] is None else int(row[0]) + 1
+
+
+def fetch_nodes(conn: sqlite3.Connection, ids: Iterable[plan.NodeId]) -> dict[plan.NodeId, bytes]:
+    """Stored subtree hashes by (level, index), in one query."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    found: dict[plan.NodeId, bytes] = {}
+    for chunk_start in range(0, len(wanted), 400):
+        chunk = wanted[chunk_start : chunk_start + 400]
+        values = ",".join("(?,?)" for _ in chunk)
+        params = [v for node in chunk for v in node]
+        sql = f"SELECT level, idx, hash FROM log_nodes WHERE (level, idx) IN (VALUES {values})"
+        for level, idx, digest in conn.execute(sql, params):
+            found[(level, idx)] = digest
+    missing = set(wanted) - found.keys()
+    if missing:
+        raise LogError(f"log is missing {len(missing)} subtree hashes, e.g. {min(missing)}")
+    return found
+
+
+def _check_size(conn: sqlite3.Connection, size: int) -> None:
+    if not 0 <= size <= log_size(conn):
+        raise LogError(f"the log has no tree of size {size}")
+
+
+def root(conn: sqlite3.Connection, size: int) -> bytes:
+    """The root of the first `size` leaves."""
+    _check_size(conn, size)
+    plan_ = plan.root_plan(size)
+    return plan.fold(plan_, fetch_nodes(conn, plan_)) if size else EMPTY_ROOT
+
+
+def inclusion_proof(conn: sqlite3.Connection, index: int, size: int) -> list[bytes]:
+    """Audit path of leaf `index` in the tree of `size`."""
+    _check_size(conn, size)
+    if not 0 <= index < size:
+        raise LogError(f"leaf {index} is not in a tree of size {size}")
+    plans = plan.inclusion_plan(index, size)
+    nodes = fetch_nodes(conn, plan.needed(plans))
+    return [plan.fold(p, nodes) for p in plans]
+
+
+def consistency_proof(conn: sqlite3.Connection, first: int, second: int) -> list[bytes]:
+    """Proof that the tree of `second` leaves extends the tree of `first`."""
+    _check_size(conn, second)
+    if not 0 <= first <= second:
+        raise LogError(f"cannot prove {first} against {second}")
+    plans = plan.consistency_plan(first, second)
+    nodes = fetch_nodes(conn, plan.needed(plans))
+    return [plan.fold(p, nodes) for p in plans]
+
+
+def entry_index(conn: sqlite3.Connection, event_id: bytes) -> tuple[int, bytes] | None:
+    """(leaf index, leaf bytes) of a logged event."""
+    row = conn.execute(
+        "SELECT idx, leaf FROM log_entries WHERE event_id = ?", (event_id,)
+    ).fetchone()
+    return (int(row[0]), bytes(row[1])) if row else None
+
+
+def recomputed_root(conn: sqlite3.Connection, size: int) -> bytes:
+    """The root rebuilt from the leaf bytes alone (ignores stored subtree hashes)."""
+    stack: list[tuple[int, bytes]] = []  # (level, hash) of complete subtrees, left to right
+    count = 0
+    for (leaf,) in conn.execute("SELECT leaf FROM log_entries WHERE idx < ? ORDER BY idx", (size,)):
+        level, digest = 0, leaf_hash(bytes(leaf))
+        while stack and stack[-1][0] == level:
+            digest = node_hash(stack.pop()[1], digest)
+            level += 1
+        stack.append((level, digest))
+        count += 1
+    if count != size:
+        raise LogError(f"the log has {count} leaves where {size} were expected")
+    if not stack:
+        return EMPTY_ROOT
+    result = stack[-1][1]
+    for _, digest in reversed(stack[:-1]):
+        result = node_hash(digest, result)
+    return result
+
+
+class LogAppender:
+    """Appends leaves inside the caller's transaction, keeping the right edge in memory."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the size and right edge from the database (at start and after a rollback)."""
+        self.size = log_size(self.conn)
+        self.edge: dict[int, bytes] = {}
+        level = 0
+        while self.size >> level:
+            idx = (self.size >> level) - 1
+            row = self.conn.execute(
+                "SELECT hash FROM log_nodes WHERE level = ? AND idx = ?", (level, idx)
+            ).fetchone()
+            if row is None:
+                raise LogError(f"log is missing subtree ({level}, {idx})")
+            self.edge[level] = bytes(row[0])
+            level += 1
+
+    def append(self, entry: LogEntry, logged_at: int) -> int:
+        """Add a leaf; return its index."""
+        index = self.size
+        leaf = entry.encode()
+        self.conn.execute(
+            "INSERT INTO log_entries (idx, event_id, leaf, logged_at) VALUES (?,?,?,?)",
+            (index, bytes.fromhex(entry.event_id), leaf, logged_at),
+        )
+        rows = []
+        level, idx, digest = 0, index, leaf_hash(leaf)
+        while True:
+            rows.append((level, idx, digest))
+            left = self.edge.get(level)
+            self.edge[level] = digest
+            if not idx & 1:
+                break
+            assert left is not None
+            digest = node_hash(left, digest)
+            level += 1
+            idx >>= 1
+        self.conn.executemany("INSERT INTO log_nodes (level, idx, hash) VALUES (?,?,?)", rows)
+        self.size = index + 1
+        return index
