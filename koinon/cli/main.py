@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from koinon import __version__
-from koinon.cli import keycmd, social, upcmd
+from koinon.cli import keycmd, social, upcmd, verifycmd
 from koinon.errors import KoinonError
 
 
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     upcmd.register(commands)
     keycmd.register(commands)
     social.register(commands)
+    verifycmd.register(commands)
     return parser
 
 
