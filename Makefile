@@ -4,9 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 INTEROP := tests/interop
+ANVIL := tools/anvil
 DATA_DIR ?= data
 
-.PHONY: run test lint typecheck unit env interop-deps bench clean
+.PHONY: run test lint typecheck unit env interop-deps anvil-deps contracts bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,18 +23,27 @@ $(INTEROP)/node_modules/.installed: $(INTEROP)/package-lock.json
 
 interop-deps: $(INTEROP)/node_modules/.installed
 
+$(ANVIL)/node_modules/.installed: $(ANVIL)/package-lock.json
+	npm ci --prefix $(ANVIL) --no-audit --no-fund --loglevel=error
+	touch $@
+
+anvil-deps: $(ANVIL)/node_modules/.installed
+
+contracts: env
+	$(BIN)/python scripts/build_contracts.py
+
 run: env
 	$(BIN)/koinon up --data-dir $(DATA_DIR)
 
 lint: env
-	$(BIN)/ruff check koinon tests benchmarks
-	$(BIN)/ruff format --check koinon tests benchmarks
+	$(BIN)/ruff check koinon tests benchmarks scripts
+	$(BIN)/ruff format --check koinon tests benchmarks scripts
 	$(BIN)/lint-imports
 
 typecheck: env
 	$(BIN)/mypy
 
-unit: env interop-deps
+unit: env interop-deps anvil-deps
 	$(BIN)/pytest
 
 test: lint typecheck unit
@@ -42,4 +52,4 @@ bench: env
 	$(BIN)/python benchmarks/ingest.py
 
 clean:
-	rm -rf $(VENV) $(INTEROP)/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(INTEROP)/node_modules $(ANVIL)/node_modules .pytest_cache .mypy_cache .ruff_cache

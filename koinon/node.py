@@ -16,13 +16,17 @@ from pathlib import Path
 
 from aiohttp import web
 
+from koinon.api.chain import ChainApi
 from koinon.api.ledger import LedgerApi
 from koinon.api.routes import Api
+from koinon.chain import AnchorClient, ChainError
+from koinon.chain import connect as connect_chain
 from koinon.core.keys import SecretKey
 from koinon.errors import KoinonError
 from koinon.pipeline import AcceptPipeline
 from koinon.relay.info import relay_information
 from koinon.relay.server import TRANSPORT_LIMIT_FACTOR, Relay
+from koinon.services.anchoring import AnchoringService
 from koinon.services.heads import TreeHeadService
 from koinon.settings import Settings
 from koinon.store.log import LogError
@@ -83,6 +87,8 @@ class Node:
         self._runner: web.AppRunner | None = None
         self._store: SqliteStore | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._chain: AnchorClient | None = None
+        self.anchoring: AnchoringService | None = None
 
     @property
     def ws_url(self) -> str:
@@ -129,16 +135,48 @@ class Node:
         relay = Relay(self.settings, pipeline, store, self.clock, self.random_bytes)
         info = relay_information(self.settings, key.public_key)
         api = Api(pipeline, store, info, relay.handle, limits.max_message_bytes)
-        ledger = LedgerApi(store, self.heads.sign_now, {"node": key.public_key})
+        ledger_info: dict[str, object] = {"node": key.public_key}
         app = web.Application(client_max_size=limits.max_message_bytes * TRANSPORT_LIMIT_FACTOR)
+        if self.settings.anchoring:
+            chain = await self._open_chain(key)
+            self.anchoring = AnchoringService(
+                store, self.heads, chain, pipeline, key, self.clock, self.random_bytes
+            )
+            ledger_info["chain"] = {
+                "chain_id": chain.chain_id,
+                "contract": str(chain.contract_address),
+                "operator": str(chain.operator_address),
+                "backend": chain.backend_kind,
+            }
+            app.add_routes(ChainApi(chain).routes())
+        ledger = LedgerApi(store, self.heads.sign_now, ledger_info)
         app.add_routes(api.routes())
         app.add_routes(ledger.routes())
         self._tasks.append(asyncio.create_task(self.heads.run(self.settings.head_interval)))
+        if self.anchoring is not None:
+            self._tasks.append(
+                asyncio.create_task(self.anchoring.run(self.settings.anchor_interval))
+            )
         self._runner = web.AppRunner(
             app, handle_signals=False, access_log=None, shutdown_timeout=1.0
         )
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
+
+    async def _open_chain(self, key: SecretKey) -> AnchorClient:
+        try:
+            chain = await asyncio.to_thread(
+                connect_chain,
+                self.settings.data_dir / "chain",
+                self.settings.chain_rpc,
+                key.raw,
+                contract=self.settings.chain_contract,
+                clock=self.clock,
+            )
+        except ChainError as exc:
+            raise NodeError(f"cannot open the chain: {exc}") from exc
+        self._chain = chain
+        return chain
 
     async def stop(self) -> None:
         """Close connections, flush the store."""
@@ -152,6 +190,9 @@ class Node:
         if self._store is not None:
             await self._store.close()
             self._store = None
+        if self._chain is not None:
+            await asyncio.to_thread(self._chain.close)
+            self._chain = None
 
 
 async def serve(settings: Settings, on_ready: Callable[[Node], None]) -> None:

@@ -39,6 +39,10 @@ class Settings:
     description: str = "A Koinon node: Nostr-compatible relay of a social network nobody owns."
     contact: str = ""
     head_interval: float = 1.0
+    anchoring: bool = True
+    anchor_interval: float = 10.0
+    chain_rpc: str | None = None
+    chain_contract: str | None = None
     limits: Limits = field(default_factory=Limits)
 
     @property

@@ -8,13 +8,16 @@ registry's view functions, never by scanning blocks or logs.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
+from web3.types import TxParams
 
 from koinon.chain.artifacts import load_artifact
 from koinon.chain.deployment import REGISTRY
@@ -73,12 +76,13 @@ class AnchorClient:
         if not 0 < size <= MAX_SIZE:
             raise ValueError("tree size out of range")
         call = self._registry.functions.anchor(root, size)
+        data = self._registry.encode_abi("anchor", args=[root, size])
+        tx: TxParams = {"to": self.contract_address, "data": data}
         with self._lock:
             # A dry run first: a refusal costs no gas and comes back with its reason.
             with translated("anchor", rejected=True):
                 call.call({"from": self.operator_address})
             with translated("anchor"):
-                tx = call.build_transaction({"from": self.operator_address, "gas": ANCHOR_GAS})
                 receipt = send(self._w3, self._operator, tx, gas=ANCHOR_GAS, timeout=self._timeout)
             if receipt["status"] != 1:
                 raise ChainError(f"anchor transaction reverted in block {receipt['blockNumber']}")
@@ -98,22 +102,22 @@ class AnchorClient:
     def anchor_count(self, operator: str | None = None) -> int:
         """How many anchors `operator` (default: this node) has recorded."""
         address = self._address(operator)
-        with self._lock, translated("read anchor count"):
-            count: int = self._registry.functions.anchor_count(address).call()
-        return count
+        with self._lock:
+            return self._count(address)
 
     def get_anchor(self, operator: str | None, index: int) -> AnchorRecord:
         """Anchor number `index` (from 0) of `operator` (None: this node)."""
         address = self._address(operator)
         with self._lock:
+            if not 0 <= index < self._count(address):
+                raise AnchorNotFound(f"{address} has no anchor {index}")
             return self._read(address, index)
 
     def latest(self, operator: str | None = None) -> AnchorRecord | None:
         """The newest anchor of `operator` (default: this node), or None before the first."""
         address = self._address(operator)
         with self._lock:
-            with translated("read anchor count"):
-                count: int = self._registry.functions.anchor_count(address).call()
+            count = self._count(address)
             return self._read(address, count - 1) if count else None
 
     def anchors(
@@ -122,10 +126,30 @@ class AnchorClient:
         """Anchors `start` to `stop` (default: all) of `operator` (default: this node), in order."""
         address = self._address(operator)
         with self._lock:
-            with translated("read anchor count"):
-                count: int = self._registry.functions.anchor_count(address).call()
+            count = self._count(address)
             end = count if stop is None else min(stop, count)
             return [self._read(address, index) for index in range(max(start, 0), end)]
+
+    def transaction_of(self, record: AnchorRecord) -> bytes:
+        """The hash of the transaction that recorded `record` (to rebuild a lost index).
+
+        Reads only the block the record names: logs or receipts would make the embedded
+        chain scan every block back from its head.
+        """
+        with self._lock, translated("find anchor transaction"):
+            block = self._w3.eth.get_block(record.block_number, full_transactions=True)
+            found = [
+                bytes(tx["hash"])
+                for tx in block["transactions"]
+                if isinstance(tx, Mapping) and self._made(tx, record)
+            ]
+            if len(found) > 1:  # a refused duplicate in the same block: keep the one that worked
+                found = [
+                    h for h in found if self._w3.eth.get_transaction_receipt(HexBytes(h))["status"]
+                ]
+        if len(found) != 1:
+            raise AnchorNotFound(f"no transaction of anchor {record.index} in its block")
+        return found[0]
 
     def block_time(self, block_number: int) -> int:
         """The timestamp of block `block_number`."""
@@ -155,13 +179,29 @@ class AnchorClient:
             raise ValueError(f"{operator!r} is not an address")
         return Web3.to_checksum_address(operator)
 
-    def _read(self, operator: ChecksumAddress, index: int) -> AnchorRecord:
-        if index < 0:
-            raise AnchorNotFound(f"{operator} has no anchor {index}")
-        with translated("read anchor"):
+    def _made(self, tx: Mapping[str, Any], record: AnchorRecord) -> bool:
+        """Whether `tx` is the call `anchor(record.root, record.size)` from `record.operator`."""
+        if tx.get("to") != self.contract_address or tx.get("from") != record.operator:
+            return False
+        # eth-tester leaves full transactions in blocks with its own key, "data".
+        calldata = tx.get("input", tx.get("data"))
+        if calldata is None:
+            return False
+        function, args = self._registry.decode_function_input(calldata)
+        return bool(
+            function.fn_name == "anchor"
+            and args["size"] == record.size
+            and bytes(args["root"]) == record.root
+        )
+
+    def _count(self, operator: ChecksumAddress) -> int:
+        with translated("read anchor count"):
             count: int = self._registry.functions.anchor_count(operator).call()
-            if index >= count:
-                raise AnchorNotFound(f"{operator} has no anchor {index}")
+        return count
+
+    def _read(self, operator: ChecksumAddress, index: int) -> AnchorRecord:
+        """Anchor `index` of `operator`, known to exist."""
+        with translated("read anchor"):
             root, size, timestamp, block_number = self._registry.functions.get_anchor(
                 operator, index
             ).call()

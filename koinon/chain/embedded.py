@@ -9,6 +9,7 @@ its head with blocks, code, storage, balances and nonces as they were.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from eth_typing import ChecksumAddress
 from web3 import EthereumTesterProvider, Web3
 from web3.types import Wei
 
-from koinon.chain.errors import translated
+from koinon.chain.errors import ChainError, translated
 from koinon.chain.kvstore import MEMORY, SqliteKeyValue
 from koinon.chain.transactions import transfer
 
@@ -82,7 +83,11 @@ class EmbeddedChain:
     def __init__(self, data_dir: Path | None, clock: Callable[[], float]) -> None:
         if data_dir is not None:
             data_dir.mkdir(parents=True, exist_ok=True)
-        self._store = SqliteKeyValue(MEMORY if data_dir is None else data_dir / DATABASE_FILE)
+        path = MEMORY if data_dir is None else data_dir / DATABASE_FILE
+        try:
+            self._store = SqliteKeyValue(path)
+        except sqlite3.OperationalError as exc:
+            raise ChainError(f"cannot open the embedded chain {path} (in use?): {exc}") from exc
         try:
             with translated("open the embedded chain"):
                 backend = _PersistentBackend(self._store, clock)

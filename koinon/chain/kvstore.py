@@ -23,12 +23,22 @@ class SqliteKeyValue(BaseDB):
 
     def __init__(self, path: Path | str = MEMORY) -> None:
         # One caller at a time (the client holds a lock), but not always from the same thread.
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # timeout=0: a file held by another process fails at once instead of waiting.
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=0)
+        self._conn = conn
         self._lock = threading.RLock()
-        if path != MEMORY:
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute("PRAGMA synchronous = FULL")
-        self._conn.execute(_SCHEMA)
+        try:
+            if path != MEMORY:
+                # Exclusive: one chain owns the file; a second opener would fork its history.
+                conn.execute("PRAGMA locking_mode = EXCLUSIVE")
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("BEGIN EXCLUSIVE")
+            conn.execute(_SCHEMA)
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            conn.close()
+            raise
 
     def __getitem__(self, key: bytes) -> bytes:
         with self._lock:

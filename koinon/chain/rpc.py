@@ -29,6 +29,9 @@ class RpcChain:
             request_kwargs={"timeout": timeout},
             session=self._session,
             exception_retry_configuration=None,
+            # web3 checks the chain id before every call; a node's chain id never changes.
+            cache_allowed_requests=True,
+            cacheable_requests={RPCEndpoint("eth_chainId")},
         )
         self.web3 = Web3(provider)
 

@@ -7,7 +7,6 @@ anvil comes from the npm package `@foundry-rs/anvil` pinned in `tools/anvil/` (i
 
 from __future__ import annotations
 
-import collections
 import os
 import platform
 import re
@@ -50,7 +49,7 @@ def find_anvil(anvil_dir: Path = ANVIL_DIR) -> Path | None:
     return Path(found) if found else None
 
 
-def _read_address(fd: int, deadline: float, seen: collections.deque[bytes]) -> str:
+def _read_address(fd: int, deadline: float) -> str:
     """Read anvil's output until it says where it listens; returns "host:port"."""
     output = b""
     with selectors.DefaultSelector() as selector:
@@ -64,15 +63,14 @@ def _read_address(fd: int, deadline: float, seen: collections.deque[bytes]) -> s
             output += chunk
             match = _LISTENING.search(output)
             if match:
-                seen.append(output)
                 return f"{match.group(1).decode()}:{match.group(2).decode()}"
     raise ChainError(f"anvil did not start listening:\n{output.decode(errors='replace')}")
 
 
-def _drain(fd: int, seen: collections.deque[bytes]) -> None:
-    """Keep reading anvil's log so that it never blocks on a full pipe."""
-    while chunk := os.read(fd, 65536):
-        seen.append(chunk)
+def _drain(fd: int) -> None:
+    """Keep reading (and dropping) anvil's log so that it never blocks on a full pipe."""
+    while os.read(fd, 65536):
+        pass
 
 
 def _chain_id(url: str, deadline: float) -> int:
@@ -84,9 +82,10 @@ def _chain_id(url: str, deadline: float) -> int:
                 reply = session.post(url, data=body, headers=_JSON, timeout=2.0)
                 return int(reply.json()["result"], 16)
             except (requests.RequestException, ValueError, KeyError):
+                # Rare: anvil binds before it prints its address, so the first try answers.
                 if time.monotonic() > deadline:
                     raise
-            time.sleep(0.05)  # anvil printed its address; it binds before it prints
+            time.sleep(0.05)
 
 
 @contextmanager
@@ -102,13 +101,12 @@ def run_anvil(
         command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     assert process.stdout is not None
-    seen: collections.deque[bytes] = collections.deque(maxlen=200)
     drainer: threading.Thread | None = None
     try:
         deadline = time.monotonic() + startup_timeout
         fd = process.stdout.fileno()
-        url = f"http://{_read_address(fd, deadline, seen)}"
-        drainer = threading.Thread(target=_drain, args=(fd, seen), daemon=True)
+        url = f"http://{_read_address(fd, deadline)}"
+        drainer = threading.Thread(target=_drain, args=(fd,), daemon=True)
         drainer.start()
         _chain_id(url, deadline)
         yield url

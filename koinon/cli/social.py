@@ -67,6 +67,28 @@ def register(commands: Any) -> None:
     _common(react)
     react.set_defaults(run=react_event)
 
+    repost = commands.add_parser(
+        "repost",
+        help="repost or quote an event",
+        description="Repost an event (NIP-18 kind 6, or 16 for non-notes); with --quote TEXT, "
+        "publish a note quoting it (q tag) instead.",
+    )
+    repost.add_argument("event", help="event to repost (hex, note1… or nevent1…)")
+    repost.add_argument("--quote", metavar="TEXT", help="your comment; makes this a quote post")
+    _common(repost)
+    repost.set_defaults(run=repost_event)
+
+    delete = commands.add_parser(
+        "delete",
+        help="ask relays to delete your event",
+        description="Publish a NIP-09 deletion request for one of your events. The node drops "
+        "its content; its transparency log keeps proof that the event existed.",
+    )
+    delete.add_argument("event", help="your event to delete (hex, note1… or nevent1…)")
+    delete.add_argument("--reason", default="", help="why (published with the request)")
+    _common(delete)
+    delete.set_defaults(run=delete_event)
+
     follow = commands.add_parser(
         "follow", help="follow people", description="Add people to your NIP-02 follow list."
     )
@@ -173,6 +195,35 @@ async def react_event(args: argparse.Namespace) -> int:
         target = await _fetch(client, parse_event_id(args.event))
         tags = [["e", target.id], ["p", target.pubkey], ["k", str(target.kind)]]
         return await _publish(client, _sign(key, kinds.REACTION, args.reaction, tags))
+
+
+async def repost_event(args: argparse.Namespace) -> int:
+    """Publish a NIP-18 repost or quote."""
+    key = keystore.load(keystore.home(args.home))
+    async with RelayClient(args.relay) as client:
+        target = await _fetch(client, parse_event_id(args.event))
+        if args.quote is not None:
+            mention = bech32.encode_simple("note", target.id)
+            tags = [["q", target.id, client.url, target.pubkey], ["p", target.pubkey]]
+            event = _sign(key, kinds.TEXT_NOTE, f"{args.quote}\n\nnostr:{mention}", tags)
+        else:
+            kind = kinds.REPOST if target.kind == kinds.TEXT_NOTE else kinds.GENERIC_REPOST
+            tags = [["e", target.id, client.url], ["p", target.pubkey]]
+            if kind == kinds.GENERIC_REPOST:
+                tags.append(["k", str(target.kind)])
+            event = _sign(key, kind, target.to_json().decode(), tags)
+        return await _publish(client, event)
+
+
+async def delete_event(args: argparse.Namespace) -> int:
+    """Publish a NIP-09 deletion request."""
+    key = keystore.load(keystore.home(args.home))
+    async with RelayClient(args.relay) as client:
+        target = await _fetch(client, parse_event_id(args.event))
+        if target.pubkey != key.public_key:
+            raise invalid("you can only delete your own events")
+        tags = [["e", target.id], ["k", str(target.kind)]]
+        return await _publish(client, _sign(key, kinds.DELETION, args.reason, tags))
 
 
 async def _contacts(client: RelayClient, pubkey: str) -> Event | None:

@@ -49,6 +49,26 @@ def register(commands: Any) -> None:
         action="store_true",
         help="require NIP-42 authentication before answering REQ and COUNT",
     )
+    up.add_argument(
+        "--chain-rpc",
+        metavar="URL",
+        help="anchor on the EVM chain at this JSON-RPC URL (default: an EVM embedded "
+        "in the node, kept in the data folder)",
+    )
+    up.add_argument(
+        "--contract", metavar="ADDRESS", help="use this AnchorRegistry instead of deploying one"
+    )
+    up.add_argument(
+        "--anchor-interval",
+        type=float,
+        default=Settings.anchor_interval,
+        help="seconds between anchors of the newest tree head (default %(default)s)",
+    )
+    up.add_argument(
+        "--no-anchor",
+        action="store_true",
+        help="keep the log and sign tree heads, but do not anchor them on a chain",
+    )
     up.add_argument("--log-level", default="WARNING", help="logging level (default %(default)s)")
     up.set_defaults(run=run)
 
@@ -62,7 +82,16 @@ def settings_from(args: argparse.Namespace) -> Settings:
         auth_required_for_write=args.auth_to_write,
         auth_required_for_read=args.auth_to_read,
     )
-    return Settings(data_dir=args.data_dir, host=args.host, port=args.port, limits=limits)
+    return Settings(
+        data_dir=args.data_dir,
+        host=args.host,
+        port=args.port,
+        limits=limits,
+        anchoring=not args.no_anchor,
+        anchor_interval=args.anchor_interval,
+        chain_rpc=args.chain_rpc,
+        chain_contract=args.contract,
+    )
 
 
 def _announce(node: Node) -> None:

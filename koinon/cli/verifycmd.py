@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 from datetime import UTC, datetime
@@ -55,8 +56,9 @@ def register(commands: Any) -> None:
         )
         cmd.add_argument(
             "--chain-rpc",
-            help="an independent JSON-RPC endpoint of the chain "
-            "(default: the node's own /chain/rpc)",
+            metavar="URL",
+            help="read the anchor from this JSON-RPC endpoint of the chain (default: ask the "
+            "node, which is all there is when its chain is embedded)",
         )
         cmd.add_argument("--json", action="store_true", help="print the result as JSON")
         cmd.set_defaults(run=verify_one if name == "verify" else trace)
@@ -78,12 +80,30 @@ async def _get(http: aiohttp.ClientSession, url: str) -> Any:
         raise VerifyError(f"{url} did not answer JSON") from None
 
 
-def _on_chain(report: Report, rpc_url: str) -> OnChainAnchor | None:
-    from koinon.chain.reader import read_anchor  # web3 is slow to import; only when needed
-
+async def _on_chain(
+    http: aiohttp.ClientSession, report: Report, node: str, chain_rpc: str | None
+) -> OnChainAnchor | None:
     anchor = report.anchor
     assert anchor is not None
-    return read_anchor(rpc_url, anchor.contract, anchor.operator, anchor.index)
+    if chain_rpc:
+        from koinon.chain.reader import read_anchor  # web3 is slow to import; only when needed
+
+        found: OnChainAnchor | None = await asyncio.to_thread(
+            read_anchor, chain_rpc, anchor.contract, anchor.operator, anchor.index
+        )
+        return found
+    body = await _get(http, f"{node}/chain/anchor/{anchor.operator}/{anchor.index}")
+    if not isinstance(body, dict):
+        return None
+    try:
+        return OnChainAnchor(
+            bytes.fromhex(body["root"]),
+            int(body["size"]),
+            int(body["block_number"]),
+            int(body["block_time"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        raise VerifyError(f"{node} answered a malformed chain record") from None
 
 
 async def check(
@@ -98,7 +118,7 @@ async def check(
         raise VerifyError(f"{node} has no record of event {event_id}")
     report = verify_receipt(receipt, event_id, info["node"])
     if report.anchor is not None and all(c.ok for c in report.checks):
-        check_chain(report, _on_chain(report, chain_rpc or f"{node}/chain/rpc"))
+        check_chain(report, await _on_chain(http, report, node, chain_rpc))
     return report
 
 

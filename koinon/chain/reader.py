@@ -1,0 +1,33 @@
+"""Read-only access to an AnchorRegistry over any JSON-RPC endpoint, for independent verifiers."""
+
+from __future__ import annotations
+
+from web3 import Web3
+
+from koinon.chain.artifacts import load_artifact
+from koinon.chain.deployment import REGISTRY
+from koinon.chain.errors import AnchorNotFound, ChainError, translated
+from koinon.ledger.verify import OnChainAnchor
+
+DEFAULT_TIMEOUT = 15.0
+
+
+def read_anchor(
+    rpc_url: str, contract: str, operator: str, index: int, timeout: float = DEFAULT_TIMEOUT
+) -> OnChainAnchor | None:
+    """Anchor `index` of `operator` as the chain holds it, with its block's own timestamp."""
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    if not (Web3.is_address(contract) and Web3.is_address(operator)):
+        raise ChainError("anchor record names a malformed contract or operator address")
+    registry = w3.eth.contract(
+        address=Web3.to_checksum_address(contract), abi=load_artifact(REGISTRY).abi
+    )
+    owner = Web3.to_checksum_address(operator)
+    with translated("read anchor"):
+        if index >= registry.functions.anchor_count(owner).call():
+            return None
+        root, size, _timestamp, block_number = registry.functions.get_anchor(owner, index).call()
+        block = w3.eth.get_block(block_number)
+    if block is None or "timestamp" not in block:
+        raise AnchorNotFound(f"block {block_number} is not on this chain")
+    return OnChainAnchor(bytes(root), int(size), int(block_number), int(block["timestamp"]))
