@@ -96,9 +96,11 @@ class AnchoringService:
         return anchor
 
     async def run(self, interval: float) -> None:
-        """Anchor every `interval` seconds; back off while the chain is unreachable."""
+        """Anchor every `interval` seconds (the first after one interval); back off while the
+        chain is unreachable."""
         delay = interval
         while True:
+            await asyncio.sleep(delay)
             try:
                 await self.anchor_now()
                 delay = interval
@@ -107,4 +109,3 @@ class AnchoringService:
                 log.warning("chain unreachable, retrying in %.0f s: %s", delay, exc)
             except ChainError:
                 log.exception("anchoring failed")
-            await asyncio.sleep(delay)
