@@ -123,6 +123,7 @@ class Node:
             default_limit=limits.default_limit,
             max_limit=limits.max_limit,
             clock=self.clock,
+            node_pubkey=key.public_key,
         )
         self._store = store
         try:

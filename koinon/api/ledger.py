@@ -71,6 +71,8 @@ class LedgerApi:
             return from_rejected(rejected)
         except LogError as exc:
             return problem(404, "not found", str(exc), "invalid")
+        except ValueError as exc:
+            return problem(400, "invalid", str(exc), "invalid")
 
     async def describe(self, request: web.Request) -> web.Response:
         """Who signs this log and where it is anchored."""
@@ -115,6 +117,8 @@ class LedgerApi:
 
         async def run() -> web.Response:
             first, second = _int_param(request, "first"), _int_param(request, "second")
+            if first > second:
+                raise invalid("first must not be larger than second")
             proof = await self.store.consistency_proof(first, second)
             return _json({"first": first, "second": second, "proof": [p.hex() for p in proof]})
 

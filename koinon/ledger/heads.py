@@ -44,7 +44,7 @@ def sign_tree_head(
 
 def _int_tag(event: Event, name: str) -> int:
     value = event.first_tag(name)
-    if value is None or not value.isdigit():
+    if value is None or not (value.isascii() and value.isdigit()):
         raise invalid(f"{name} tag must be a non-negative integer")
     return int(value)
 

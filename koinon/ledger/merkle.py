@@ -33,7 +33,7 @@ def verify_inclusion(
     leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
 ) -> bool:
     """True when `proof` puts leaf hash `leaf` at `index` of the tree (`size`, `root`)."""
-    if not 0 <= index < size or any(len(p) != HASH_SIZE for p in proof):
+    if not 0 <= index < size or any(len(h) != HASH_SIZE for h in (leaf, root, *proof)):
         return False
     fn, sn = index, size - 1
     r = leaf
@@ -57,7 +57,8 @@ def verify_consistency(
     first: int, second: int, first_root: bytes, second_root: bytes, proof: Sequence[bytes]
 ) -> bool:
     """True when `proof` shows tree (`second`, `second_root`) extends (`first`, `first_root`)."""
-    if any(len(p) != HASH_SIZE for p in proof) or not 0 <= first <= second:
+    hashes = (first_root, second_root, *proof)
+    if any(len(h) != HASH_SIZE for h in hashes) or not 0 <= first <= second:
         return False
     if first == second:
         return not proof and first_root == second_root

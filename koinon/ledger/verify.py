@@ -66,9 +66,9 @@ class Report:
 
 def _proof(values: Any) -> list[bytes] | None:
     try:
-        if not isinstance(values, list):
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             return None
-        return [bytes.fromhex(v) for v in values if isinstance(v, str)]
+        return [bytes.fromhex(v) for v in values]
     except ValueError:
         return None
 

@@ -101,6 +101,35 @@ def recomputed_root(conn: sqlite3.Connection, size: int) -> bytes:
     return result
 
 
+def check_nodes(conn: sqlite3.Connection) -> None:
+    """Every stored subtree hash must follow from the level below it, and level 0 from the
+    leaves; streamed level by level, so memory stays constant however long the log is."""
+    leaves = conn.execute("SELECT idx, leaf FROM log_entries ORDER BY idx")
+    nodes = conn.execute("SELECT idx, hash FROM log_nodes WHERE level = 0 ORDER BY idx")
+    for (leaf_idx, leaf), (node_idx, digest) in zip(leaves, nodes, strict=False):
+        if leaf_idx != node_idx or leaf_hash(bytes(leaf)) != bytes(digest):
+            raise LogError(f"leaf {leaf_idx} does not match its stored hash")
+    level = 1
+    while True:
+        below = conn.execute(
+            "SELECT idx, hash FROM log_nodes WHERE level = ? ORDER BY idx", (level - 1,)
+        )
+        above = conn.execute(
+            "SELECT idx, hash FROM log_nodes WHERE level = ? ORDER BY idx", (level,)
+        )
+        seen = False
+        for idx, digest in above:
+            seen = True
+            left, right = below.fetchone(), below.fetchone()
+            if left is None or right is None or (left[0], right[0]) != (2 * idx, 2 * idx + 1):
+                raise LogError(f"subtree ({level}, {idx}) lacks its children")
+            if node_hash(bytes(left[1]), bytes(right[1])) != bytes(digest):
+                raise LogError(f"subtree ({level}, {idx}) does not match its children")
+        if not seen:
+            return
+        level += 1
+
+
 class LogAppender:
     """Appends leaves inside the caller's transaction, keeping the right edge in memory."""
 

@@ -64,9 +64,12 @@ def _address(event: Event) -> str | None:
 class _Writer:
     """Applies events to the database inside one transaction per batch."""
 
-    def __init__(self, conn: sqlite3.Connection, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, clock: Callable[[], float], node_pubkey: str | None
+    ) -> None:
         self.conn = conn
         self.clock = clock
+        self.node_pubkey = node_pubkey
         self.log = LogAppender(conn)
 
     def apply(self, event: Event) -> None:
@@ -75,7 +78,7 @@ class _Writer:
         pubkey = bytes.fromhex(event.pubkey)
         if conn.execute("SELECT 1 FROM events WHERE id = ?", (event_id,)).fetchone():
             raise Rejected(Reason.DUPLICATE, "already have this event")
-        logged = event.kind not in LEDGER_KINDS
+        logged = not (event.kind in LEDGER_KINDS and event.pubkey == self.node_pubkey)
         if logged and entry_index(conn, event_id) is not None:
             raise Rejected(Reason.BLOCKED, "this event was accepted before and since removed")
         if conn.execute(
@@ -179,7 +182,10 @@ class SqliteStore:
         max_limit: int = 5000,
         readers: int = 2,
         clock: Callable[[], float] = time.time,
+        node_pubkey: str | None = None,
     ) -> None:
+        """`node_pubkey`: the node's own tree heads and anchor records (kinds 3961 and 3962
+        signed by it) are statements about the log, so they are stored but not logged."""
         self.path = path
         self.default_limit = default_limit
         self.max_limit = max_limit
@@ -190,7 +196,7 @@ class SqliteStore:
             conn.close()
             raise
         try:
-            self._writer = _Writer(conn, clock)
+            self._writer = _Writer(conn, clock, node_pubkey)
         except BaseException:
             conn.close()
             raise
@@ -431,8 +437,7 @@ class SqliteStore:
                 f"the stored log does not match the signed head of size {signed.size}: "
                 "entries were altered or removed"
             )
-        if ledger_log.root(conn, signed.size) != signed.root:
-            raise ledger_log.LogError("stored subtree hashes do not match the signed head")
+        ledger_log.check_nodes(conn)
 
     async def close(self) -> None:
         """Drain queued writes, stop the writer and close every connection."""
