@@ -13,24 +13,25 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from koinon.api.chain import ChainApi
 from koinon.api.ledger import LedgerApi
 from koinon.api.routes import Api
-from koinon.chain import AnchorClient, ChainError
-from koinon.chain import connect as connect_chain
 from koinon.core.keys import SecretKey
 from koinon.errors import KoinonError
 from koinon.pipeline import AcceptPipeline
 from koinon.relay.info import relay_information
 from koinon.relay.server import TRANSPORT_LIMIT_FACTOR, Relay
-from koinon.services.anchoring import AnchoringService
 from koinon.services.heads import TreeHeadService
 from koinon.settings import Settings
 from koinon.store.log import LogError
 from koinon.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:  # the chain stack (web3, py-evm) is imported only by nodes that anchor
+    from koinon.chain import AnchorClient
+    from koinon.services.anchoring import AnchoringService
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,9 @@ class Node:
         ledger_info: dict[str, object] = {"node": key.public_key}
         app = web.Application(client_max_size=limits.max_message_bytes * TRANSPORT_LIMIT_FACTOR)
         if self.settings.anchoring:
+            from koinon.api.chain import ChainApi
+            from koinon.services.anchoring import AnchoringService
+
             chain = await self._open_chain(key)
             self.anchoring = AnchoringService(
                 store, self.heads, chain, pipeline, key, self.clock, self.random_bytes
@@ -165,6 +169,9 @@ class Node:
         await web.SockSite(self._runner, sock).start()
 
     async def _open_chain(self, key: SecretKey) -> AnchorClient:
+        from koinon.chain import ChainError
+        from koinon.chain import connect as connect_chain
+
         try:
             chain = await asyncio.to_thread(
                 connect_chain,

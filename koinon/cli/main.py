@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from koinon import __version__
-from koinon.cli import keycmd, social, upcmd, verifycmd
+from koinon.cli import keycmd, ledgercmd, social, upcmd, verifycmd
 from koinon.errors import KoinonError
 
 
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     keycmd.register(commands)
     social.register(commands)
     verifycmd.register(commands)
+    ledgercmd.register(commands)
     return parser
 
 

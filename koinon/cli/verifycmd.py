@@ -25,7 +25,7 @@ class VerifyError(KoinonError):
     """The node could not be asked, or answered out of protocol."""
 
 
-def _node_default() -> str:
+def node_default() -> str:
     relay = os.environ.get("KOINON_RELAY")
     return "http" + relay[2:] if relay and relay.startswith("ws") else DEFAULT_NODE
 
@@ -51,7 +51,7 @@ def register(commands: Any) -> None:
         cmd.add_argument("event", help="event id: hex, note1… or nevent1…")
         cmd.add_argument(
             "--node",
-            default=_node_default(),
+            default=node_default(),
             help=f"the node's HTTP address (default: from $KOINON_RELAY, or {DEFAULT_NODE})",
         )
         cmd.add_argument(
@@ -64,7 +64,8 @@ def register(commands: Any) -> None:
         cmd.set_defaults(run=verify_one if name == "verify" else trace)
 
 
-async def _get(http: aiohttp.ClientSession, url: str) -> Any:
+async def fetch_json(http: aiohttp.ClientSession, url: str) -> Any:
+    """GET a JSON document; None for 404; `VerifyError` for anything else that is wrong."""
     try:
         async with http.get(url) as response:
             body = await response.read()
@@ -92,7 +93,7 @@ async def _on_chain(
             read_anchor, chain_rpc, anchor.contract, anchor.operator, anchor.index
         )
         return found
-    body = await _get(http, f"{node}/chain/anchor/{anchor.operator}/{anchor.index}")
+    body = await fetch_json(http, f"{node}/chain/anchor/{anchor.operator}/{anchor.index}")
     if not isinstance(body, dict):
         return None
     try:
@@ -110,10 +111,10 @@ async def check(
     http: aiohttp.ClientSession, node: str, event_id: str, chain_rpc: str | None
 ) -> Report:
     """Verify one event against `node`."""
-    info = await _get(http, f"{node}/ledger")
+    info = await fetch_json(http, f"{node}/ledger")
     if not isinstance(info, dict) or not isinstance(info.get("node"), str):
         raise VerifyError(f"{node} does not serve a Koinon ledger")
-    receipt = await _get(http, f"{node}/ledger/receipt/{event_id}")
+    receipt = await fetch_json(http, f"{node}/ledger/receipt/{event_id}")
     if not isinstance(receipt, dict):
         raise VerifyError(f"{node} has no record of event {event_id}")
     report = verify_receipt(receipt, event_id, info["node"])
