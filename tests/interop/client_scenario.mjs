@@ -226,8 +226,10 @@ function query(relay, filters, timeoutMs = 5000) {
       if (done) return
       done = true
       clearTimeout(timer)
-      const eoseSeen = frames.some(f => f.dir === 'in' && Array.isArray(f.msg) && f.msg[0] === 'EOSE' && f.msg[1] === sub.id)
-      const closedFrame = frames.find(f => f.dir === 'in' && Array.isArray(f.msg) && f.msg[0] === 'CLOSED' && f.msg[1] === sub.id)
+      const conn = connOf(relay)
+      const mine = (f, type) => f.conn === conn && f.dir === 'in' && Array.isArray(f.msg) && f.msg[0] === type && f.msg[1] === sub.id
+      const eoseSeen = frames.some(f => mine(f, 'EOSE'))
+      const closedFrame = frames.find(f => mine(f, 'CLOSED'))
       if (how === 'eose' && !closedFrame) sub.close()
       resolve({
         filters,
