@@ -110,7 +110,7 @@ class Api:
             except orjson.JSONDecodeError:
                 raise invalid("filter is not valid JSON") from None
             flt = parse_filter(raw)
-            stored = await self.store.query([flt])
+            stored = await self.store.query([flt], readers=frozenset())  # wraps need NIP-42
         except Rejected as rejected:
             return from_rejected(rejected)
         except StoreError:

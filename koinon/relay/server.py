@@ -125,7 +125,7 @@ class Connection:
 
     async def _query(self, command: Query) -> None:
         try:
-            stored = await self.relay.store.query(command.filters)
+            stored = await self.relay.store.query(command.filters, command.readers)
         except StoreError:
             error = Rejected(Reason.ERROR, "could not read events, try again")
             for frame in self.session.query_failed(command.sub_id, command.generation, error):
@@ -136,7 +136,7 @@ class Connection:
 
     async def _count(self, command: Count) -> None:
         try:
-            value = await self.relay.store.count(command.filters)
+            value = await self.relay.store.count(command.filters, command.readers)
         except StoreError:
             self.send(frames.closed(command.sub_id, "error: could not count events"))
             return

@@ -42,6 +42,7 @@ class Query:
     sub_id: str
     generation: int
     filters: tuple[Filter, ...]
+    readers: frozenset[str] = frozenset()  # gift wraps are served only to these recipients
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,7 @@ class Count:
 
     sub_id: str
     filters: tuple[Filter, ...]
+    readers: frozenset[str] = frozenset()
 
 
 Command = Send | Publish | Query | Count
@@ -170,14 +172,35 @@ class Session:
                 f"rate-limited: too many open subscriptions (max {self.limits.max_subscriptions})"
             )
             return [Send(frames.closed(frame.sub_id, reply))]
+        refused = self._gift_wrap_access(frame.filters)
+        if refused:
+            self.subscriptions.pop(frame.sub_id, None)
+            return [Send(frames.closed(frame.sub_id, refused))]
         self._generation += 1
         self.subscriptions[frame.sub_id] = _Subscription(frame.filters, self._generation)
-        return [Query(frame.sub_id, self._generation, frame.filters)]
+        readers = frozenset(self.authenticated)
+        return [Query(frame.sub_id, self._generation, frame.filters, readers)]
 
     def _on_count(self, frame: frames.CountFrame) -> list[Command]:
         if self.limits.auth_required_for_read and not self.authenticated:
             return [Send(frames.closed(frame.sub_id, "auth-required: authenticate to read"))]
-        return [Count(frame.sub_id, frame.filters)]
+        refused = self._gift_wrap_access(frame.filters)
+        if refused:
+            return [Send(frames.closed(frame.sub_id, refused))]
+        return [Count(frame.sub_id, frame.filters, frozenset(self.authenticated))]
+
+    def _gift_wrap_access(self, filters: tuple[Filter, ...]) -> str | None:
+        """Why a request for gift wraps is refused: only their authenticated recipient may read
+        them. Requests that merely could match wraps are served with the wraps left out."""
+        for flt in filters:
+            if flt.kinds is None or kinds.GIFT_WRAP not in flt.kinds:
+                continue
+            if not self.authenticated:
+                return "auth-required: gift wraps are served only to their recipient"
+            recipients = dict(flt.tags).get("p")
+            if recipients is None or not recipients <= self.authenticated:
+                return "restricted: ask for gift wraps with #p naming only your own keys"
+        return None
 
     def _on_auth(self, event: Event, now: float) -> bytes:
         try:
@@ -232,7 +255,9 @@ class Session:
 
     def live(self, event: Event, event_json: bytes) -> list[bytes]:
         """Frames delivering a newly accepted event to this client's matching subscriptions."""
-        out = []
+        out: list[bytes] = []
+        if event.kind == kinds.GIFT_WRAP and self.authenticated.isdisjoint(event.tag_values("p")):
+            return out
         for sub_id, sub in self.subscriptions.items():
             if any(f.matches(event) for f in sub.filters):
                 if sub.pending is not None:

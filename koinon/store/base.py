@@ -23,10 +23,12 @@ class EventStore(Protocol):
     async def add(self, event: Event) -> None:
         """Store `event` durably or raise `Rejected` (duplicate, deleted, older) or `StoreError`."""
 
-    async def query(self, filters: Sequence[Filter]) -> list[bytes]:
+    async def query(
+        self, filters: Sequence[Filter], readers: frozenset[str] | None = None
+    ) -> list[bytes]:
         """Canonical JSON of matching events, newest first, ties by lowest id, limits applied."""
 
-    async def count(self, filters: Sequence[Filter]) -> int:
+    async def count(self, filters: Sequence[Filter], readers: frozenset[str] | None = None) -> int:
         """How many distinct stored events match any of `filters`."""
 
     async def close(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from koinon.core.filters import Filter
+from koinon.core.kinds import GIFT_WRAP
 
 Sql = tuple[str, list[object]]
 
@@ -11,10 +12,19 @@ def _in(column: str, values: list[object]) -> str:
     return f"{column} IN ({','.join('?' * len(values))})"
 
 
-def where_clause(flt: Filter) -> Sql:
-    """The WHERE conditions and parameters that select the events `flt` matches."""
+def where_clause(flt: Filter, readers: frozenset[str] | None = None) -> Sql:
+    """The WHERE conditions and parameters that select the events `flt` matches.
+
+    With `readers`, gift wraps (kind 1059) are only matched when one of them is the wrap's
+    recipient (`p` tag): a wrap is served to nobody else (NIP-17/NIP-59).
+    """
     conds: list[str] = []
     params: list[object] = []
+    if readers is not None:
+        names: list[object] = [*sorted(readers)]
+        visible = f"e.seq IN (SELECT seq FROM tags WHERE name = 'p' AND {_in('value', names)})"
+        conds.append(f"(e.kind != {GIFT_WRAP} OR {visible})" if names else f"e.kind != {GIFT_WRAP}")
+        params += names
     if flt.ids is not None:
         ids: list[object] = [bytes.fromhex(i) for i in sorted(flt.ids)]
         conds.append(_in("e.id", ids))
@@ -42,14 +52,14 @@ def where_clause(flt: Filter) -> Sql:
     return (" AND ".join(conds) or "1"), params
 
 
-def select_events(flt: Filter, limit: int) -> Sql:
+def select_events(flt: Filter, limit: int, readers: frozenset[str] | None = None) -> Sql:
     """SQL returning one text of lines `created_at HEXID json`, at most `limit` of them.
 
     The rows are chosen newest first, ties by lowest id, and folded into a single value so that the
     reading thread takes the GIL back once per query instead of once per row (compact JSON holds no
     raw newline, so a newline separates the lines safely).
     """
-    where, params = where_clause(flt)
+    where, params = where_clause(flt, readers)
     sql = (
         "SELECT group_concat(line, char(10)) FROM ("
         "SELECT e.created_at || ' ' || hex(e.id) || ' ' || e.json AS line "
@@ -58,7 +68,7 @@ def select_events(flt: Filter, limit: int) -> Sql:
     return sql, [*params, limit]
 
 
-def count_events(flt: Filter) -> Sql:
+def count_events(flt: Filter, readers: frozenset[str] | None = None) -> Sql:
     """SQL returning the ids of all events `flt` matches (counted after de-duplication)."""
-    where, params = where_clause(flt)
+    where, params = where_clause(flt, readers)
     return f"SELECT e.id FROM events e WHERE {where}", params

@@ -299,12 +299,14 @@ class SqliteStore:
     def _limit(self, flt: Filter) -> int:
         return min(self.max_limit, flt.limit if flt.limit is not None else self.default_limit)
 
-    def _query_sync(self, conn: sqlite3.Connection, filters: Sequence[Filter]) -> list[bytes]:
+    def _query_sync(
+        self, conn: sqlite3.Connection, filters: Sequence[Filter], readers: frozenset[str] | None
+    ) -> list[bytes]:
         rows: dict[bytes, tuple[int, bytes, bytes]] = {}
         for flt in filters:
             if flt.is_empty:
                 continue
-            sql, params = select_events(flt, self._limit(flt))
+            sql, params = select_events(flt, self._limit(flt), readers)
             folded = conn.execute(sql, params).fetchone()[0]
             if not folded:
                 continue
@@ -314,14 +316,16 @@ class SqliteStore:
         ordered = sorted(rows.values(), key=lambda r: (-r[0], r[1]))
         return [r[2] for r in ordered]
 
-    def _count_sync(self, conn: sqlite3.Connection, filters: Sequence[Filter]) -> int:
+    def _count_sync(
+        self, conn: sqlite3.Connection, filters: Sequence[Filter], readers: frozenset[str] | None
+    ) -> int:
         if len(filters) == 1 and not filters[0].is_empty:
-            sql, params = count_events(filters[0])
+            sql, params = count_events(filters[0], readers)
             return int(conn.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0])
         ids: set[bytes] = set()
         for flt in filters:
             if not flt.is_empty:
-                sql, params = count_events(flt)
+                sql, params = count_events(flt, readers)
                 ids.update(row[0] for row in conn.execute(sql, params))
         return len(ids)
 
@@ -338,13 +342,16 @@ class SqliteStore:
             log.exception("store read failed")
             raise StoreError("could not read from the store") from exc
 
-    async def query(self, filters: Sequence[Filter]) -> list[bytes]:
-        """Matching events' JSON, newest first (ties by lowest id), per-filter limits applied."""
-        return await self._read(self._query_sync, filters)
+    async def query(
+        self, filters: Sequence[Filter], readers: frozenset[str] | None = None
+    ) -> list[bytes]:
+        """Matching events' JSON, newest first (ties by lowest id), per-filter limits applied.
+        With `readers`, gift wraps are included only when addressed to one of them."""
+        return await self._read(self._query_sync, filters, readers)
 
-    async def count(self, filters: Sequence[Filter]) -> int:
-        """Distinct matching events (NIP-45)."""
-        return await self._read(self._count_sync, filters)
+    async def count(self, filters: Sequence[Filter], readers: frozenset[str] | None = None) -> int:
+        """Distinct matching events (NIP-45), with the same gift-wrap rule as `query`."""
+        return await self._read(self._count_sync, filters, readers)
 
     # -- the transparency log --------------------------------------------------------------
 

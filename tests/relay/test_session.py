@@ -244,8 +244,9 @@ def test_auth_required_for_read() -> None:
     frame = only_frame(receive(s, ["COUNT", "c", {}]))
     assert frame[:2] == ["CLOSED", "c"]
     assert frame[2].startswith("auth-required: ")
-    receive(s, ["AUTH", auth_event().to_dict()])
-    assert receive(s, ["REQ", "s", {}]) == [Query("s", 1, (Filter(),))]
+    auth = auth_event()
+    receive(s, ["AUTH", auth.to_dict()])
+    assert receive(s, ["REQ", "s", {}]) == [Query("s", 1, (Filter(),), frozenset({auth.pubkey}))]
 
 
 @pytest.mark.parametrize(
