@@ -139,6 +139,8 @@ class LogAppender:
 
     def reload(self) -> None:
         """Read the size and right edge from the database (at start and after a rollback)."""
+        self._entries: list[tuple[int, bytes, bytes, int]] = []
+        self._nodes: list[tuple[int, int, bytes]] = []
         self.size = log_size(self.conn)
         self.edge: dict[int, bytes] = {}
         level = 0
@@ -153,17 +155,14 @@ class LogAppender:
             level += 1
 
     def append(self, entry: LogEntry, logged_at: int) -> int:
-        """Add a leaf; return its index."""
+        """Add a leaf (written by the next `flush`, inside the same transaction); return its
+        index."""
         index = self.size
         leaf = entry.encode()
-        self.conn.execute(
-            "INSERT INTO log_entries (idx, event_id, leaf, logged_at) VALUES (?,?,?,?)",
-            (index, bytes.fromhex(entry.event_id), leaf, logged_at),
-        )
-        rows = []
+        self._entries.append((index, bytes.fromhex(entry.event_id), leaf, logged_at))
         level, idx, digest = 0, index, leaf_hash(leaf)
         while True:
-            rows.append((level, idx, digest))
+            self._nodes.append((level, idx, digest))
             left = self.edge.get(level)
             self.edge[level] = digest
             if not idx & 1:
@@ -172,6 +171,19 @@ class LogAppender:
             digest = node_hash(left, digest)
             level += 1
             idx >>= 1
-        self.conn.executemany("INSERT INTO log_nodes (level, idx, hash) VALUES (?,?,?)", rows)
         self.size = index + 1
         return index
+
+    def flush(self) -> None:
+        """Write the appended leaves and subtree hashes."""
+        if self._entries:
+            self.conn.executemany(
+                "INSERT INTO log_entries (idx, event_id, leaf, logged_at) VALUES (?,?,?,?)",
+                self._entries,
+            )
+            self._entries.clear()
+        if self._nodes:
+            self.conn.executemany(
+                "INSERT INTO log_nodes (level, idx, hash) VALUES (?,?,?)", self._nodes
+            )
+            self._nodes.clear()

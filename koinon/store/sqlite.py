@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
 
@@ -28,7 +28,7 @@ from koinon.ledger.entry import LogEntry
 from koinon.ledger.heads import LEDGER_KINDS, AnchorRecord, TreeHead, parse_tree_head
 from koinon.store import log as ledger_log
 from koinon.store.base import StoreError
-from koinon.store.log import LogAppender, LogError, entry_index
+from koinon.store.log import LogAppender, LogError
 from koinon.store.migrate import migrate
 from koinon.store.query import count_events, select_events
 
@@ -71,41 +71,90 @@ class _Writer:
         self.clock = clock
         self.node_pubkey = node_pubkey
         self.log = LogAppender(conn)
+        self.reload()
+
+    def reload(self) -> None:
+        """Forget buffered rows and re-read counters (at start and after a rollback)."""
+        self.log.reload()
+        row = self.conn.execute("SELECT max(seq) FROM events").fetchone()
+        self.next_seq = (row[0] or 0) + 1
+        self._events: list[tuple[int, bytes, bytes, int, int, str | None, str]] = []
+        self._tags: list[tuple[int, str, str, int]] = []
+        self._stored: set[bytes] = set()
+        self._logged: set[bytes] = set()
+        self._deleted: set[tuple[bytes, bytes]] = set()
+
+    def begin(self, events: list[Event]) -> None:
+        """Look up, for a whole batch at once, which ids are stored, logged or deleted."""
+        ids = [bytes.fromhex(e.id) for e in events]
+        self._stored = set(self._existing("SELECT id FROM events WHERE id IN ({})", ids))
+        self._logged = set(
+            self._existing("SELECT event_id FROM log_entries WHERE event_id IN ({})", ids)
+        )
+        self._deleted = set(
+            self._existing("SELECT id, pubkey FROM deleted_ids WHERE id IN ({})", ids)
+        )
+
+    def _existing(self, sql: str, ids: list[bytes]) -> list[Any]:
+        found: list[Any] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = self.conn.execute(sql.format(",".join("?" * len(chunk))), chunk).fetchall()
+            found += [row[0] if len(row) == 1 else tuple(row) for row in rows]
+        return found
 
     def apply(self, event: Event) -> None:
-        conn = self.conn
+        """Check `event` and buffer its rows; replaceable, addressable and deletion events are
+        written at once, since they read and change what is stored."""
         event_id = bytes.fromhex(event.id)
         pubkey = bytes.fromhex(event.pubkey)
-        if conn.execute("SELECT 1 FROM events WHERE id = ?", (event_id,)).fetchone():
+        if event_id in self._stored:
             raise Rejected(Reason.DUPLICATE, "already have this event")
         logged = not (event.kind in LEDGER_KINDS and event.pubkey == self.node_pubkey)
-        if logged and entry_index(conn, event_id) is not None:
+        if logged and event_id in self._logged:
             raise Rejected(Reason.BLOCKED, "this event was accepted before and since removed")
-        if conn.execute(
-            "SELECT 1 FROM deleted_ids WHERE id = ? AND pubkey = ?", (event_id, pubkey)
-        ).fetchone():
+        if (event_id, pubkey) in self._deleted:
             raise Rejected(Reason.BLOCKED, "this event was deleted by its author")
         d_tag = _address(event)
+        direct = d_tag is not None or event.kind == kinds.DELETION
+        if direct:
+            self.flush()
         if d_tag is not None:
             self._replace(event, event_id, pubkey, d_tag)
-        cursor = conn.execute(
-            "INSERT INTO events (id, pubkey, created_at, kind, d_tag, json) VALUES (?,?,?,?,?,?)",
-            (event_id, pubkey, event.created_at, event.kind, d_tag, event.to_json().decode()),
+        seq = self.next_seq
+        self.next_seq += 1
+        self._events.append(
+            (seq, event_id, pubkey, event.created_at, event.kind, d_tag, event.to_json().decode())
         )
-        seq = cursor.lastrowid
-        tag_rows = [
+        self._tags += [
             (seq, t[0], t[1], event.created_at)
             for t in event.tags
             if len(t) >= 2 and len(t[0]) == 1
         ]
-        if tag_rows:
-            conn.executemany(
-                "INSERT INTO tags (seq, name, value, created_at) VALUES (?,?,?,?)", tag_rows
-            )
+        self._stored.add(event_id)
+        if logged:
+            self._logged.add(event_id)
+            self.log.append(LogEntry.of(event), int(self.clock() * 1000))
+        if direct:
+            self.flush()
         if event.kind == kinds.DELETION:
             self._delete(event, pubkey)
-        if logged:
-            self.log.append(LogEntry.of(event), int(self.clock() * 1000))
+
+    def flush(self) -> None:
+        """Write every buffered row."""
+        if self._events:
+            self.conn.executemany(
+                "INSERT INTO events (seq, id, pubkey, created_at, kind, d_tag, json) "
+                "VALUES (?,?,?,?,?,?,?)",
+                self._events,
+            )
+            self._events.clear()
+        if self._tags:
+            self.conn.executemany(
+                "INSERT INTO tags (seq, name, value, created_at) VALUES (?,?,?,?)", self._tags
+            )
+            self._tags.clear()
+        self.log.flush()
 
     def _replace(self, event: Event, event_id: bytes, pubkey: bytes, d_tag: str) -> None:
         conn = self.conn
@@ -147,6 +196,8 @@ class _Writer:
             conn.execute(
                 "INSERT OR IGNORE INTO deleted_ids (id, pubkey) VALUES (?, ?)", (target_id, pubkey)
             )
+            self._deleted.add((target_id, pubkey))
+            self._stored.discard(target_id)
         for address in deletion.tag_values("a"):
             parts = address.split(":", 2)
             if (
@@ -261,21 +312,25 @@ class SqliteStore:
         outcomes: list[BaseException | None] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
+            writer = self._writer
+            writer.begin([item for item, _, _ in batch if isinstance(item, Event)])
             for item, _, _ in batch:
                 try:
                     if isinstance(item, Event):
-                        self._writer.apply(item)
+                        writer.apply(item)
                     else:
+                        writer.flush()
                         item(conn)
                     outcomes.append(None)
                 except (Rejected, LogError) as refused:
                     outcomes.append(refused)
+            writer.flush()
             conn.execute("COMMIT")
         except Exception:  # the writer thread must survive anything one batch can do
             log.exception("store write failed; batch of %d rolled back", len(batch))
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            self._writer.log.reload()
+            self._writer.reload()
             outcomes = [StoreError("could not write event") for _ in batch]
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Callback, Outcome]]] = {}
         for (_, done, loop), outcome in zip(batch, outcomes, strict=True):
