@@ -87,10 +87,13 @@ class _Writer:
     def begin(self, events: list[Event]) -> None:
         """Look up, for a whole batch at once, which ids are stored, logged or deleted."""
         ids = [bytes.fromhex(e.id) for e in events]
-        self._stored = set(self._existing("SELECT id FROM events WHERE id IN ({})", ids))
         self._logged = set(
             self._existing("SELECT event_id FROM log_entries WHERE event_id IN ({})", ids)
         )
+        # Stored events are logged, except the node's own ledger statements.
+        unlogged = [bytes.fromhex(e.id) for e in events if e.kind in LEDGER_KINDS]
+        maybe_stored = [*self._logged, *unlogged]
+        self._stored = set(self._existing("SELECT id FROM events WHERE id IN ({})", maybe_stored))
         self._deleted = set(
             self._existing("SELECT id, pubkey FROM deleted_ids WHERE id IN ({})", ids)
         )
@@ -165,7 +168,8 @@ class _Writer:
         if row and event.created_at <= row[0]:
             raise Rejected(Reason.BLOCKED, "this address was deleted by its author")
         existing = conn.execute(
-            "SELECT seq, created_at, id FROM events WHERE pubkey = ? AND kind = ? AND d_tag = ?",
+            "SELECT seq, created_at, id FROM events "
+            "WHERE pubkey = ? AND kind = ? AND d_tag = ? AND d_tag IS NOT NULL",
             (pubkey, event.kind, d_tag),
         ).fetchall()
         for _seq, created_at, other_id in existing:
@@ -210,7 +214,7 @@ class _Writer:
             kind, d_tag = int(parts[0]), parts[2]
             rows = conn.execute(
                 "SELECT seq FROM events WHERE pubkey = ? AND kind = ? AND d_tag = ? "
-                "AND created_at <= ?",
+                "AND d_tag IS NOT NULL AND created_at <= ?",
                 (pubkey, kind, d_tag, deletion.created_at),
             ).fetchall()
             for (seq,) in rows:
