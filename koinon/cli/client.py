@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +12,8 @@ from typing import Any
 import aiohttp
 import orjson
 
-from koinon.core.event import Event
+from koinon.core import kinds
+from koinon.core.event import Event, sign_event
 from koinon.errors import KoinonError
 
 DEFAULT_TIMEOUT = 15.0
@@ -36,6 +39,7 @@ class RelayClient:
         self.timeout = timeout
         self._http: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self.challenge: str | None = None
 
     async def __aenter__(self) -> RelayClient:
         self._http = aiohttp.ClientSession()
@@ -74,7 +78,30 @@ class RelayClient:
             raise RelayError(f"{self.url} sent malformed JSON") from None
         if not isinstance(frame, list) or not frame:
             raise RelayError(f"{self.url} sent a frame that is not a JSON array")
+        if frame[0] == "AUTH" and len(frame) == 2 and isinstance(frame[1], str):
+            self.challenge = frame[1]
         return frame
+
+    async def authenticate(self, secret_key: bytes) -> None:
+        """Answer the relay's NIP-42 challenge with a kind-22242 event signed by `secret_key`."""
+        while self.challenge is None:
+            await self._receive()
+        event = sign_event(
+            secret_key,
+            kind=kinds.CLIENT_AUTH,
+            content="",
+            tags=[["relay", self.url], ["challenge", self.challenge]],
+            created_at=int(time.time()),
+            aux_rand=os.urandom(32),
+        )
+        await self._send(["AUTH", event.to_dict()])
+        while True:
+            frame = await self._receive()
+            if frame[0] == "OK" and len(frame) >= 3 and frame[1] == event.id:
+                if not frame[2]:
+                    reason = str(frame[3]) if len(frame) > 3 else ""
+                    raise RelayError(f"relay refused authentication: {reason}")
+                return
 
     async def publish(self, event: Event) -> PublishResult:
         """Send an event and wait for its OK."""

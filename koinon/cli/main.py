@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from koinon import __version__
-from koinon.cli import keycmd, ledgercmd, social, upcmd, verifycmd
+from koinon.cli import dmcmd, keycmd, ledgercmd, social, upcmd, verifycmd
 from koinon.errors import KoinonError
 
 
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     social.register(commands)
     verifycmd.register(commands)
     ledgercmd.register(commands)
+    dmcmd.register(commands)
     return parser
 
 
