@@ -7,7 +7,7 @@ What it measures, for each target (Koinon, nostr-sdk's Rust LocalRelay, the nost
      time budget runs out, in which case the store is reported as capped);
   3. REQ latency: REQ-to-EOSE round trips ({"authors":[a],"limit":20} and
      {"kinds":[1],"#t":[t],"limit":50}, alternating) while another ingest runs; p50/p99 in ms.
-It prints a table with Koinon/peer ratios and writes the same data to benchmarks/results/ingest.json.
+It prints a table with Koinon/peer ratios and writes the same to benchmarks/results/ingest.json.
 
 Run from the repository root:
     .venv/bin/python benchmarks/ingest.py --quick
@@ -22,32 +22,37 @@ import asyncio
 import json
 import os
 import platform
+import signal
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from harness.events import EventPlan, generate, public_keys, topic
+from harness.publisher import Pipeline
 from harness.report import Summary, latency_summary, phase_summary, ratios, render_table
 from harness.servers import ServerFailed, log_tail, stop_server
 from harness.targets import (
     ALL_TARGETS,
     BENCH_DIR,
+    DEFAULT_TARGETS,
+    KOINON,
     KOINON_NAME,
     PEER_PINS,
     Target,
     ensure_bench_venv,
     targets,
 )
-from harness.workers import LoadShape, PhaseResult, ReqPlan, run_phase
+from harness.workers import LoadShape, PhaseResult, ReqJob, ReqPlan, run_phase
 from harness.wsclients import count_events
 
 RESULTS = BENCH_DIR / "results" / "ingest.json"
-_FULL = {"events": 100_000, "store_size": 1_000_000, "reqs": 300, "preload_budget": 600.0}
-_QUICK = {"events": 5_000, "store_size": 20_000, "reqs": 200, "preload_budget": 120.0}
+_FULL = {"events": 100_000, "store_size": 1_000_000, "reqs": 300, "budget": 600.0}
+_QUICK = {"events": 5_000, "store_size": 20_000, "reqs": 200, "budget": 120.0}
+_BACKGROUND_SECONDS = 30  # background events are signed for this long a REQ phase at --req-load
 
 
 @dataclass(frozen=True)
@@ -57,10 +62,13 @@ class Options:
     events: int
     store_size: int
     reqs: int
-    preload_budget: float
+    req_load: float
+    budget: float
     shape: LoadShape
     only: tuple[str, ...]
-    localrelay_db: str
+    quickack: bool
+    koinon: Path
+    koinon_args: tuple[str, ...]
     json_path: Path
 
     @property
@@ -68,23 +76,63 @@ class Options:
         return max(self.events, self.store_size)
 
     @property
+    def background_shape(self) -> LoadShape:
+        """The publishers' shape while REQs are timed: paced at --req-load unless it is 0."""
+        rate = self.req_load / self.shape.clients if self.req_load > 0 else None
+        return replace(self.shape, pipeline=replace(self.shape.pipeline, rate=rate))
+
+    @property
+    def req_ingest_events(self) -> int:
+        return int(self.req_load * _BACKGROUND_SECONDS) if self.req_load > 0 else self.events
+
+    @property
     def total_events(self) -> int:
-        # the REQ phase publishes a fresh batch as large as the ingest phase
-        return self.store_events + self.events
+        return self.store_events + self.req_ingest_events
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:
     """Read the command line; --quick only changes the defaults of unset sizes."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, help="events in the timed ingest (100000; quick 5000)")
+    parser.add_argument(
+        "--events", type=int, help="events in the timed ingest (100000; quick 5000)"
+    )
     parser.add_argument("--clients", type=int, default=8, help="concurrent websocket clients")
     parser.add_argument("--procs", type=int, default=os.cpu_count() or 1, help="client processes")
     parser.add_argument("--window", type=int, default=256, help="un-acked EVENTs per client")
+    parser.add_argument(
+        "--per-connection",
+        type=int,
+        default=5_000,
+        help="EVENTs per websocket before a client reconnects (LocalRelay cuts one at 6000)",
+    )
     parser.add_argument("--store-size", type=int, help="events stored before REQ timing (1000000)")
     parser.add_argument("--reqs", type=int, help="REQs timed per target (300; quick 200)")
-    parser.add_argument("--preload-budget", type=float, help="max seconds of pre-load per target")
-    parser.add_argument("--only", default=",".join(ALL_TARGETS), help="comma-separated targets")
-    parser.add_argument("--localrelay-db", choices=("lmdb", "memory"), default="lmdb")
+    parser.add_argument(
+        "--req-load",
+        type=float,
+        default=1000.0,
+        help="background ingest while REQs are timed, events/s over all clients (0: flat out)",
+    )
+    parser.add_argument(
+        "--budget", type=float, help="max seconds of each publishing phase (600; quick 120)"
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(DEFAULT_TARGETS),
+        help=f"comma-separated targets among {', '.join(ALL_TARGETS)}",
+    )
+    parser.add_argument(
+        "--no-quickack",
+        action="store_true",
+        help="time REQs like a stock client (see README: LocalRelay then shows a ~40 ms floor)",
+    )
+    parser.add_argument("--koinon", type=Path, default=KOINON, help="the koinon command to run")
+    parser.add_argument(
+        "--koinon-arg",
+        action="append",
+        default=[],
+        help="extra argument for `koinon up`, repeatable (e.g. --koinon-arg=--no-anchor)",
+    )
     parser.add_argument("--json", type=Path, default=RESULTS, help="where to write the results")
     parser.add_argument("--quick", action="store_true", help="small sizes for a fast check")
     args = parser.parse_args(argv)
@@ -97,10 +145,13 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         events=args.events or int(defaults["events"]),
         store_size=args.store_size or int(defaults["store_size"]),
         reqs=args.reqs or int(defaults["reqs"]),
-        preload_budget=args.preload_budget or defaults["preload_budget"],
-        shape=LoadShape(args.clients, args.procs, args.window),
+        req_load=args.req_load,
+        budget=args.budget or defaults["budget"],
+        shape=LoadShape(args.clients, args.procs, Pipeline(args.window, args.per_connection)),
         only=only,
-        localrelay_db=args.localrelay_db,
+        quickack=not args.no_quickack,
+        koinon=args.koinon,
+        koinon_args=tuple(args.koinon_arg),
         json_path=args.json,
     )
 
@@ -108,12 +159,16 @@ def parse_args(argv: Sequence[str] | None) -> Options:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run every selected target in turn and report."""
     opts = parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so every relay started so far is stopped on the way out.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     if any(name != KOINON_NAME for name in opts.only):
         ensure_bench_venv()
-    plan = EventPlan(count=opts.total_events, created_base=int(time.time()) - opts.total_events // 10 - 60)
+    plan = EventPlan(
+        count=opts.total_events, created_base=int(time.time()) - opts.total_events // 10 - 60
+    )
     frames = _generate(plan)
-    reqs = req_plan(plan, opts.reqs)
-    known = targets(opts.localrelay_db)
+    reqs = ReqJob(req_plan(plan, opts.reqs), opts.quickack)
+    known = targets(opts.koinon, opts.koinon_args)
     results = {name: run_target(known[name], frames, reqs, opts) for name in opts.only}
     relative = ratios(results)
     print()
@@ -136,7 +191,7 @@ def req_plan(plan: EventPlan, count: int) -> ReqPlan:
     return queries
 
 
-def run_target(target: Target, frames: list[bytes], reqs: ReqPlan, opts: Options) -> Summary:
+def run_target(target: Target, frames: list[bytes], reqs: ReqJob, opts: Options) -> Summary:
     """Start one relay in a scratch directory, run the three phases, stop it."""
     summary: Summary = {"status": "ok", "storage": target.storage}
     if target.unavailable:
@@ -151,7 +206,7 @@ def run_target(target: Target, frames: list[bytes], reqs: ReqPlan, opts: Options
             return {**summary, "status": "failed", "reason": str(exc)}
         print(f"[{target.name}] listening on {server.url} ({target.storage})", flush=True)
         try:
-            summary.update(_phases(target.name, server.url, frames, reqs, opts))
+            summary.update(_phases(target, server.url, frames, reqs, opts))
         except Exception as exc:
             print(f"[{target.name}] failed: {exc!r}\n{log_tail(server)}")
             summary.update(status="failed", reason=repr(exc))
@@ -160,51 +215,89 @@ def run_target(target: Target, frames: list[bytes], reqs: ReqPlan, opts: Options
     return summary
 
 
-def _phases(name: str, url: str, frames: list[bytes], reqs: ReqPlan, opts: Options) -> Summary:
-    ingest = run_phase(url, frames[: opts.events], opts.shape)
+def _phases(target: Target, url: str, frames: list[bytes], reqs: ReqJob, opts: Options) -> Summary:
+    name = target.name
+    ingest = run_phase(url, frames[: opts.events], opts.shape, budget=opts.budget)
     _report_phase(name, "ingest", ingest)
     if ingest.acked == 0:
         raise RuntimeError(f"no event was acknowledged: {ingest.errors[:3]}")
-    preload = _preload(name, url, frames[opts.events : opts.store_events], opts)
-    stored = ingest.acked + preload.acked
-    counted = asyncio.run(count_events(url, {"kinds": [1]}, timeout=60.0))
-    print(f"[{name}] store: {stored:,} events acknowledged; NIP-45 COUNT says {counted}", flush=True)
-    concurrent = run_phase(url, frames[opts.store_events :], opts.shape, reqs=reqs)
+    store = _build_store(target, url, frames, ingest, opts)
+    concurrent = run_phase(url, frames[opts.store_events :], opts.background_shape, reqs=reqs)
     _report_phase(name, "ingest during REQs", concurrent)
     latency = latency_summary(concurrent.reqs)
-    print(f"[{name}] REQ p50 {latency['p50_ms']} ms, p99 {latency['p99_ms']} ms "
-          f"({latency['under_load']}/{latency['count']} while ingest ran)", flush=True)
+    print(
+        f"[{name}] REQ p50 {latency['p50_ms']} ms, p99 {latency['p99_ms']} ms "
+        f"({latency['under_load']}/{latency['count']} issued while ingest ran)",
+        flush=True,
+    )
     return {
         "ingest": phase_summary(ingest),
-        "preload": {
-            **phase_summary(preload),
-            "target": opts.store_events,
-            "stored": stored,
-            "capped": stored < opts.store_events,
-            "nip45_count": counted,
-        },
+        "preload": store,
         "req": latency,
         "ingest_during_req": phase_summary(concurrent),
     }
 
 
-def _preload(name: str, url: str, frames: list[bytes], opts: Options) -> PhaseResult:
+def _build_store(
+    target: Target, url: str, frames: list[bytes], ingest: PhaseResult, opts: Options
+) -> Summary:
+    """Pre-load up to --store-size events, within what is left of the target's time budget."""
+    goal = min(opts.store_events, target.capacity or opts.store_events)
+    budget_left = opts.budget - ingest.seconds
+    reasons: list[str] = []
+    if target.capacity is not None and target.capacity < opts.store_events:
+        reasons.append(f"store keeps at most {target.capacity:,} events")
+    if ingest.stopped_early or (goal > opts.events and budget_left <= 0):
+        reasons.append(f"time budget of {opts.budget:.0f} s ran out")
+        preload = PhaseResult()
+    else:
+        preload = _preload(target.name, url, frames[opts.events : goal], budget_left, opts)
+        if preload.stopped_early:
+            reasons.append(f"time budget of {opts.budget:.0f} s ran out")
+    acked = ingest.acked + preload.acked
+    counted = asyncio.run(count_events(url, {"kinds": [1]}, timeout=60.0))
+    stored = counted if counted is not None else min(acked, target.capacity or acked)
+    print(
+        f"[{target.name}] store: {stored:,} events (acknowledged {acked:,}; NIP-45 COUNT "
+        f"{'unsupported' if counted is None else f'{counted:,}'})"
+        + (f"; capped: {'; '.join(reasons)}" if reasons else ""),
+        flush=True,
+    )
+    return {
+        **phase_summary(preload),
+        "target": opts.store_events,
+        "stored": stored,
+        "acknowledged_total": acked,
+        "nip45_count": counted,
+        "capped": bool(reasons),
+        "cap_reasons": reasons,
+    }
+
+
+def _preload(name: str, url: str, frames: list[bytes], budget: float, opts: Options) -> PhaseResult:
     if not frames:
         return PhaseResult()
-    print(f"[{name}] pre-loading {len(frames):,} more events (budget {opts.preload_budget:.0f} s)",
-          flush=True)
-    preload = run_phase(url, frames, opts.shape, budget=opts.preload_budget)
+    print(f"[{name}] pre-loading {len(frames):,} more events ({budget:.0f} s left)", flush=True)
+    preload = run_phase(url, frames, opts.shape, budget=budget)
     _report_phase(name, "pre-load", preload)
-    if preload.stopped_early:
-        print(f"[{name}] pre-load capped by the time budget: store holds fewer than "
-              f"{opts.store_events:,} events", flush=True)
     return preload
 
 
 def _report_phase(name: str, label: str, result: PhaseResult) -> None:
-    print(f"[{name}] {label}: {result.acked:,}/{result.sent:,} acknowledged in {result.seconds:.2f} s "
-          f"= {result.events_per_second:,.0f} events/s; OK false {result.ok_false}"
-          + (f" e.g. {result.false_samples}" if result.false_samples else ""), flush=True)
+    print(
+        f"[{name}] {label}: {result.acked:,}/{result.sent:,} acknowledged "
+        f"in {result.seconds:.2f} s = {result.events_per_second:,.0f} events/s; "
+        f"OK false {result.ok_false}"
+        + (" (stopped by the time budget)" if result.stopped_early else "")
+        + (f" e.g. {result.false_samples}" if result.false_samples else ""),
+        flush=True,
+    )
+    if result.drops:
+        print(
+            f"[{name}]   the relay dropped {result.drops} connection(s), which reconnected and "
+            f"re-sent unanswered events; e.g. {result.drop_samples}",
+            flush=True,
+        )
     for error in result.errors[:3]:
         print(f"[{name}]   error: {error}", flush=True)
 
@@ -212,16 +305,20 @@ def _report_phase(name: str, label: str, result: PhaseResult) -> None:
 def _generate(plan: EventPlan) -> list[bytes]:
     started = time.monotonic()
     frames = generate(plan, os.cpu_count() or 1)
-    print(f"signed {len(frames):,} events by {plan.keys} keys in {time.monotonic() - started:.1f} s",
-          flush=True)
+    print(
+        f"signed {len(frames):,} events by {plan.keys} keys in {time.monotonic() - started:.1f} s",
+        flush=True,
+    )
     return frames
 
 
 def _print_ratios(relative: Summary) -> None:
     for pair, values in relative.items():
         if values["events_per_s"] is not None:
-            print(f"{pair}: events/s x{values['events_per_s']}, REQ p50 x{values['req_p50']}, "
-                  f"p99 x{values['req_p99']} (latency ratio < 1 means Koinon is faster)")
+            print(
+                f"{pair}: events/s x{values['events_per_s']}, REQ p50 x{values['req_p50']}, "
+                f"p99 x{values['req_p99']} (latency ratio < 1 means Koinon is faster)"
+            )
 
 
 def _write_json(opts: Options, results: dict[str, Summary], relative: Summary) -> None:
@@ -229,7 +326,7 @@ def _write_json(opts: Options, results: dict[str, Summary], relative: Summary) -
         "benchmark": "ingest",
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "options": {**asdict(opts), "json_path": str(opts.json_path)},
+        "options": {**asdict(opts), "json_path": str(opts.json_path), "koinon": str(opts.koinon)},
         "peer_pins": list(PEER_PINS),
         "targets": results,
         "ratios": relative,
@@ -240,4 +337,8 @@ def _write_json(opts: Options, results: dict[str, Summary], relative: Summary) -
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("interrupted; the relays started so far were stopped", file=sys.stderr)
+        sys.exit(130)

@@ -16,7 +16,7 @@ import argparse
 import asyncio
 import signal
 
-from nostr_sdk import LocalRelayBuilder, NostrLmdb, RateLimit
+from nostr_sdk import LocalRelayBuilder, NostrLmdb, RateLimit, uniffi_set_event_loop
 
 _U32_MAX = 2**32 - 1
 
@@ -26,6 +26,9 @@ async def serve(host: str, port: int, database: str, data_dir: str) -> None:
     builder = LocalRelayBuilder().addr(host).port(port)
     builder = builder.rate_limit(RateLimit(max_reqs=10_000, notes_per_minute=_U32_MAX))
     if database == "lmdb":
+        # The binding hands a Python-side database to Rust as a callback object; Rust calls it from
+        # its own threads, so the callbacks must be told which event loop to run on.
+        uniffi_set_event_loop(asyncio.get_running_loop())
         lmdb = await NostrLmdb.open(data_dir)
         builder = builder.database(lmdb)
     relay = builder.build()

@@ -1,1 +1,1 @@
-"""Load-generation harness shared by the benchmarks in this folder (not part of the koinon package)."""
+"""Load-generation harness shared by the benchmarks here (not part of the koinon package)."""

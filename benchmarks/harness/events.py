@@ -16,6 +16,7 @@ import coincurve
 import orjson
 
 _CHUNK = 5_000
+_FRAME_PREFIX = b'["EVENT",{"id":"'
 
 
 @dataclass(frozen=True)
@@ -64,18 +65,30 @@ def event_frame(plan: EventPlan, i: int, key: coincurve.PrivateKey, pubkey: str)
     return orjson.dumps(["EVENT", event])
 
 
+def frame_event_id(frame: bytes) -> str:
+    """The event id inside a frame made by `event_frame` (its first field), without parsing."""
+    start = len(_FRAME_PREFIX)
+    return frame[start : start + 64].decode()
+
+
 def generate(plan: EventPlan, processes: int) -> list[bytes]:
     """All `plan.count` frames in index order, signed in parallel."""
     ranges = [(start, min(start + _CHUNK, plan.count)) for start in range(0, plan.count, _CHUNK)]
-    with multiprocessing.get_context("fork").Pool(processes) as pool:
+    pool = multiprocessing.get_context("fork").Pool(processes)
+    try:
         chunks = pool.starmap(_generate_range, [(plan, lo, hi) for lo, hi in ranges])
+    finally:
+        pool.close()  # not terminate(): SIGTERM would surface in the workers as tracebacks
+        pool.join()
     return [frame for chunk in chunks for frame in chunk]
 
 
 def _generate_range(plan: EventPlan, lo: int, hi: int) -> list[bytes]:
     keys = [private_key(plan, k) for k in range(plan.keys)]
     pubkeys = [_xonly_hex(key) for key in keys]
-    return [event_frame(plan, i, keys[i % plan.keys], pubkeys[i % plan.keys]) for i in range(lo, hi)]
+    return [
+        event_frame(plan, i, keys[i % plan.keys], pubkeys[i % plan.keys]) for i in range(lo, hi)
+    ]
 
 
 def _xonly_hex(key: coincurve.PrivateKey) -> str:

@@ -6,12 +6,12 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from harness.targets import KOINON_NAME, LOCALRELAY_NAME, NOSTR_RELAY_NAME
+from harness.targets import ALL_TARGETS, KOINON_NAME
 from harness.workers import PhaseResult
 from harness.wsclients import ReqTiming
 
 Summary = dict[str, Any]
-PEERS = (LOCALRELAY_NAME, NOSTR_RELAY_NAME)
+PEERS = tuple(name for name in ALL_TARGETS if name != KOINON_NAME)
 
 
 def phase_summary(result: PhaseResult) -> Summary:
@@ -22,6 +22,8 @@ def phase_summary(result: PhaseResult) -> Summary:
         "ok_false": result.ok_false,
         "ok_false_samples": result.false_samples,
         "other_messages": result.other_messages,
+        "connections_dropped_by_relay": result.drops,
+        "drop_samples": result.drop_samples,
         "seconds": round(result.seconds, 3),
         "events_per_s": round(result.events_per_second, 1),
         "stopped_early": result.stopped_early,
@@ -33,7 +35,9 @@ def latency_summary(timings: Sequence[ReqTiming]) -> Summary:
     """p50/p99 of REQ-to-EOSE time in ms, overall and per filter shape."""
     summary: Summary = _percentiles([t.seconds for t in timings])
     summary["under_load"] = sum(t.under_load for t in timings)
-    summary["mean_events"] = round(sum(t.events for t in timings) / len(timings), 1) if timings else 0
+    summary["mean_events"] = (
+        round(sum(t.events for t in timings) / len(timings), 1) if timings else 0
+    )
     summary["by_filter"] = {
         shape: _percentiles([t.seconds for t in timings if t.shape == shape])
         for shape in sorted({t.shape for t in timings})
@@ -46,9 +50,13 @@ def ratios(results: dict[str, Summary]) -> Summary:
     koinon = results.get(KOINON_NAME, {})
     out: Summary = {}
     for peer in PEERS:
-        other = results.get(peer, {})
+        if peer not in results:
+            continue
+        other = results[peer]
         out[f"koinon/{peer}"] = {
-            "events_per_s": _ratio(_get(koinon, "ingest", "events_per_s"), _get(other, "ingest", "events_per_s")),
+            "events_per_s": _ratio(
+                _get(koinon, "ingest", "events_per_s"), _get(other, "ingest", "events_per_s")
+            ),
             "req_p50": _ratio(_get(koinon, "req", "p50_ms"), _get(other, "req", "p50_ms")),
             "req_p99": _ratio(_get(koinon, "req", "p99_ms"), _get(other, "req", "p99_ms")),
         }
@@ -57,17 +65,33 @@ def ratios(results: dict[str, Summary]) -> Summary:
 
 def render_table(results: dict[str, Summary], relative: Summary) -> str:
     """The human-readable table printed at the end of a run."""
-    header = ("target", "events/s", "Koinon/this", "OK false", "store", "preload s", "REQ p50 ms", "REQ p99 ms")
+    header = (
+        "target",
+        "events/s",
+        "Koinon/this",
+        "OK false",
+        "store",
+        "preload s",
+        "REQ p50 ms",
+        "REQ p99 ms",
+        "REQs under load",
+    )
     rows = [header] + [_row(name, summary, relative) for name, summary in results.items()]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))) for row in rows]
+    lines = [
+        "  ".join(
+            cell.rjust(w) if i else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
 def _row(name: str, summary: Summary, relative: Summary) -> tuple[str, ...]:
     if summary.get("status") != "ok":
-        return (name, summary.get("status", "?"), "", "", "", "", "", "")
+        return (name, summary.get("status", "?"), "", "", "", "", "", "", "")
     ratio = relative.get(f"koinon/{name}", {}).get("events_per_s")
     preload = summary["preload"]
     store = f"{preload['stored']:,}" + (" (capped)" if preload["capped"] else "")
@@ -80,12 +104,17 @@ def _row(name: str, summary: Summary, relative: Summary) -> tuple[str, ...]:
         f"{preload['seconds']:.1f}",
         _fmt(summary["req"]["p50_ms"]),
         _fmt(summary["req"]["p99_ms"]),
+        f"{summary['req']['under_load']}/{summary['req']['count']}",
     )
 
 
 def _percentiles(seconds: Sequence[float]) -> Summary:
     ordered = sorted(seconds)
-    return {"count": len(ordered), "p50_ms": _nearest_rank(ordered, 0.50), "p99_ms": _nearest_rank(ordered, 0.99)}
+    return {
+        "count": len(ordered),
+        "p50_ms": _nearest_rank(ordered, 0.50),
+        "p99_ms": _nearest_rank(ordered, 0.99),
+    }
 
 
 def _nearest_rank(ordered: Sequence[float], quantile: float) -> float | None:

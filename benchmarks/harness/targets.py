@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,8 +25,12 @@ KOINON = REPO / ".venv" / "bin" / "koinon"
 
 KOINON_NAME = "koinon"
 LOCALRELAY_NAME = "localrelay"
+LOCALRELAY_LMDB_NAME = "localrelay-lmdb"
 NOSTR_RELAY_NAME = "nostr-relay"
-ALL_TARGETS = (KOINON_NAME, LOCALRELAY_NAME, NOSTR_RELAY_NAME)
+DEFAULT_TARGETS = (KOINON_NAME, LOCALRELAY_NAME, NOSTR_RELAY_NAME)
+ALL_TARGETS = (*DEFAULT_TARGETS, LOCALRELAY_LMDB_NAME)
+# nostr-relay-builder's default database: MemoryDatabase { events: true, max_events: Some(75_000) }
+LOCALRELAY_MEMORY_CAPACITY = 75_000
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class Target:
     storage: str
     launch: Callable[[Path, Path], Server]
     unavailable: str | None = None
+    capacity: int | None = None  # events the store keeps at most, if bounded
 
 
 def ensure_bench_venv() -> None:
@@ -55,15 +60,26 @@ def ensure_bench_venv() -> None:
         raise RuntimeError(f"{BENCH_VENV} does not provide {PEER_PINS} after installing")
 
 
-def targets(localrelay_db: str) -> dict[str, Target]:
+def targets(koinon: Path = KOINON, koinon_args: Sequence[str] = ()) -> dict[str, Target]:
     """Every known target by name; Koinon is marked unavailable until its CLI exists."""
-    missing_koinon = None if KOINON.exists() else f"{KOINON.relative_to(REPO)} not found"
+    missing_koinon = None if koinon.exists() else f"{koinon} not found"
     return {
-        KOINON_NAME: Target(KOINON_NAME, "SQLite (Koinon store)", _launch_koinon, missing_koinon),
+        KOINON_NAME: Target(
+            KOINON_NAME,
+            "SQLite (Koinon store)",
+            lambda work, log: _launch_koinon(koinon, koinon_args, work, log),
+            missing_koinon,
+        ),
         LOCALRELAY_NAME: Target(
             LOCALRELAY_NAME,
-            _LOCALRELAY_STORAGE[localrelay_db],
-            lambda work, log: _launch_localrelay(work, log, localrelay_db),
+            f"in memory, keeps the newest {LOCALRELAY_MEMORY_CAPACITY:,} events",
+            lambda work, log: _launch_localrelay(work, log, "memory"),
+            capacity=LOCALRELAY_MEMORY_CAPACITY,
+        ),
+        LOCALRELAY_LMDB_NAME: Target(
+            LOCALRELAY_LMDB_NAME,
+            "LMDB on disk, reached through Python callbacks",
+            lambda work, log: _launch_localrelay(work, log, "lmdb"),
         ),
         NOSTR_RELAY_NAME: Target(
             NOSTR_RELAY_NAME, "SQLite via SQLAlchemy/aiosqlite (WAL)", _launch_nostr_relay
@@ -71,17 +87,13 @@ def targets(localrelay_db: str) -> dict[str, Target]:
     }
 
 
-_LOCALRELAY_STORAGE = {
-    "lmdb": "LMDB (NostrLmdb, on disk)",
-    "memory": "in memory (evicts beyond 75,000 events)",
-}
-
-
-def _launch_koinon(work: Path, log: Path) -> Server:
+def _launch_koinon(koinon: Path, extra: Sequence[str], work: Path, log: Path) -> Server:
     port = free_port()
     data = work / "data"
     data.mkdir()
-    argv = [str(KOINON), "up", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data)]
+    argv = [str(koinon), "up", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data)]
+    # Like the peers, Koinon runs without its per-connection throttle; anything else stays default.
+    argv += ["--rate-limit", "0", *extra]
     return start_server(KOINON_NAME, argv, port, log, cwd=work)
 
 
@@ -90,7 +102,8 @@ def _launch_localrelay(work: Path, log: Path, database: str) -> Server:
     script = BENCH_DIR / "localrelay_server.py"
     argv = [str(BENCH_PYTHON), str(script), "--port", str(port), "--db", database]
     argv += ["--data-dir", str(work / "lmdb")]
-    return start_server(LOCALRELAY_NAME, argv, port, log, cwd=work)
+    name = LOCALRELAY_LMDB_NAME if database == "lmdb" else LOCALRELAY_NAME
+    return start_server(name, argv, port, log, cwd=work)
 
 
 def _launch_nostr_relay(work: Path, log: Path) -> Server:

@@ -21,7 +21,8 @@ from typing import Any
 
 import aiohttp
 
-from harness.wsclients import PublishResult, ReqTiming, connect, publish, timed_reqs
+from harness.publisher import Pipeline, PublishResult, publish
+from harness.wsclients import ReqTiming, WebSocket, connect, timed_reqs
 
 _CTX = multiprocessing.get_context("fork")
 _BARRIER_TIMEOUT = 120.0
@@ -31,12 +32,20 @@ ReqPlan = Sequence[tuple[str, dict[str, Any]]]
 
 
 @dataclass(frozen=True)
+class ReqJob:
+    """The REQs to time during a phase, and whether the REQ client sets TCP_QUICKACK."""
+
+    queries: ReqPlan
+    quickack: bool = True
+
+
+@dataclass(frozen=True)
 class LoadShape:
-    """How the publishing load is spread: clients, processes, and in-flight window per client."""
+    """How the publishing load is spread over clients and processes, and how each client paces."""
 
     clients: int
     processes: int
-    window: int
+    pipeline: Pipeline
 
 
 @dataclass
@@ -48,6 +57,8 @@ class PhaseResult:
     ok_false: int = 0
     false_samples: list[str] = field(default_factory=list)
     other_messages: int = 0
+    drops: int = 0
+    drop_samples: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
     stopped_early: bool = False
@@ -72,7 +83,7 @@ def run_phase(
     shape: LoadShape,
     *,
     budget: float | None = None,
-    reqs: ReqPlan | None = None,
+    reqs: ReqJob | None = None,
 ) -> PhaseResult:
     """Publish `frames` to `url` with `shape`; stop after `budget` s or when `reqs` are done."""
     processes = max(1, min(shape.processes, shape.clients))
@@ -97,12 +108,15 @@ def run_phase(
     collected = _collect(shared, children, workers, started + budget if budget else None)
     for child in children:
         child.join()
-    return _merge(collected, shared.stop.is_set() and budget is not None)
+    merged = _merge(collected)
+    # Cut short means frames were left unsent; a deadline met during the last replies is not that.
+    merged.stopped_early = budget is not None and shared.stop.is_set() and merged.sent < len(frames)
+    return merged
 
 
 def _collect(
     shared: _Shared,
-    children: list[multiprocessing.process.BaseProcess],
+    children: Sequence[multiprocessing.process.BaseProcess],
     expected: int,
     deadline: float | None,
 ) -> list[tuple[list[PublishResult], list[ReqTiming], list[str]]]:
@@ -119,23 +133,23 @@ def _collect(
     return collected
 
 
-def _merge(
-    collected: list[tuple[list[PublishResult], list[ReqTiming], list[str]]], stopped: bool
-) -> PhaseResult:
-    merged = PhaseResult(stopped_early=stopped)
-    connections = [result for published, _, _ in collected for result in published]
-    for result in connections:
+def _merge(collected: list[tuple[list[PublishResult], list[ReqTiming], list[str]]]) -> PhaseResult:
+    merged = PhaseResult()
+    clients = [result for published, _, _ in collected for result in published]
+    for result in clients:
         merged.sent += result.sent
         merged.acked += result.acked
         merged.ok_false += result.ok_false
         merged.other_messages += result.other_messages
         merged.false_samples.extend(result.false_samples[: 3 - len(merged.false_samples)])
+        merged.drops += len(result.drops)
+        merged.drop_samples.extend(result.drops[: 3 - len(merged.drop_samples)])
         merged.errors.extend(result.errors)
     for _, timings, errors in collected:
         merged.reqs.extend(timings)
         merged.errors.extend(errors)
-    firsts = [r.first_send for r in connections if r.first_send is not None]
-    lasts = [r.last_ok for r in connections if r.last_ok is not None]
+    firsts = [r.first_send for r in clients if r.first_send is not None]
+    lasts = [r.last_ok for r in clients if r.last_ok is not None]
     if firsts and lasts:
         merged.seconds = max(lasts) - min(firsts)
     return merged
@@ -149,7 +163,7 @@ def _publisher_main(
     try:
         clients = range(index, shape.clients, processes)
         slices = [frames[c :: shape.clients] for c in clients]
-        published = asyncio.run(_publish_all(url, slices, shape.window, shared))
+        published = asyncio.run(_publish_all(url, slices, shape.pipeline, shared))
     except Exception as exc:  # a worker reports its failure instead of hanging the run
         errors.append(f"publisher {index}: {exc!r}")
         _release_barrier(shared)
@@ -160,23 +174,23 @@ def _publisher_main(
 
 
 async def _publish_all(
-    url: str, slices: list[Sequence[bytes]], window: int, shared: _Shared
+    url: str, slices: list[Sequence[bytes]], pipeline: Pipeline, shared: _Shared
 ) -> list[PublishResult]:
     async with aiohttp.ClientSession() as session:
-        sockets = [await connect(session, url) for _ in slices]
+
+        async def reconnect() -> WebSocket:
+            return await connect(session, url)
+
+        sockets = [await reconnect() for _ in slices]
         shared.barrier.wait(_BARRIER_TIMEOUT)
-        try:
-            return list(
-                await asyncio.gather(
-                    *(publish(ws, part, window, shared.stop.is_set) for ws, part in zip(sockets, slices, strict=True))
-                )
-            )
-        finally:
-            for ws in sockets:
-                await ws.close()
+        clients = (
+            publish(ws, reconnect, part, pipeline, shared.stop.is_set)
+            for ws, part in zip(sockets, slices, strict=True)
+        )
+        return list(await asyncio.gather(*clients))
 
 
-def _reqs_main(url: str, reqs: ReqPlan, shared: _Shared) -> None:
+def _reqs_main(url: str, reqs: ReqJob, shared: _Shared) -> None:
     timings: list[ReqTiming] = []
     errors: list[str] = []
     try:
@@ -189,14 +203,15 @@ def _reqs_main(url: str, reqs: ReqPlan, shared: _Shared) -> None:
         shared.results.put(([], timings, errors))
 
 
-async def _time_reqs(
-    url: str, reqs: ReqPlan, shared: _Shared
-) -> tuple[list[ReqTiming], list[str]]:
+async def _time_reqs(url: str, reqs: ReqJob, shared: _Shared) -> tuple[list[ReqTiming], list[str]]:
+    def publishing() -> bool:
+        return bool(shared.publishers_left.value > 0)
+
     async with aiohttp.ClientSession() as session:
         ws = await connect(session, url)
         shared.barrier.wait(_BARRIER_TIMEOUT)
         try:
-            return await timed_reqs(ws, reqs, lambda: shared.publishers_left.value > 0)
+            return await timed_reqs(ws, reqs.queries, publishing, reqs.quickack)
         finally:
             await ws.close()
 
