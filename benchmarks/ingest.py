@@ -6,7 +6,8 @@ What it measures, for each target (Koinon, nostr-sdk's Rust LocalRelay, the nost
   2. pre-load: more events by the same path until the store holds --store-size (or the per-target
      time budget runs out, in which case the store is reported as capped);
   3. REQ latency: REQ-to-EOSE round trips ({"authors":[a],"limit":20} and
-     {"kinds":[1],"#t":[t],"limit":50}, alternating) while another ingest runs; p50/p99 in ms.
+     {"kinds":[1],"#t":[t],"limit":50}, alternating) while fresh events are published at
+     --req-load events/s (default 1000); p50/p99 in ms.
 It prints a table with Koinon/peer ratios and writes the same to benchmarks/results/ingest.json.
 
 Run from the repository root:
@@ -52,7 +53,7 @@ from harness.wsclients import count_events
 RESULTS = BENCH_DIR / "results" / "ingest.json"
 _FULL = {"events": 100_000, "store_size": 1_000_000, "reqs": 300, "budget": 600.0}
 _QUICK = {"events": 5_000, "store_size": 20_000, "reqs": 200, "budget": 120.0}
-_BACKGROUND_SECONDS = 30  # background events are signed for this long a REQ phase at --req-load
+_BACKGROUND_SECONDS = 30  # enough background events for a REQ phase this long at --req-load
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         help="background ingest while REQs are timed, events/s over all clients (0: flat out)",
     )
     parser.add_argument(
-        "--budget", type=float, help="max seconds of each publishing phase (600; quick 120)"
+        "--budget", type=float, help="max seconds for ingest + pre-load per target (600; quick 120)"
     )
     parser.add_argument(
         "--only",
@@ -285,7 +286,7 @@ def _preload(name: str, url: str, frames: list[bytes], budget: float, opts: Opti
 
 def _report_phase(name: str, label: str, result: PhaseResult) -> None:
     print(
-        f"[{name}] {label}: {result.acked:,}/{result.sent:,} acknowledged "
+        f"[{name}] {label}: {result.acked:,} acknowledged ({result.sent:,} sent) "
         f"in {result.seconds:.2f} s = {result.events_per_second:,.0f} events/s; "
         f"OK false {result.ok_false}"
         + (" (stopped by the time budget)" if result.stopped_early else "")

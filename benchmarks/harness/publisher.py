@@ -25,6 +25,9 @@ from harness.wsclients import REPLY_TIMEOUT, WebSocket
 _STOP_CHECK_EVERY = 256
 _SAMPLES = 3
 _MAX_DROPS = 20
+# A paced client needs little in flight; a short queue also keeps a slow relay's keepalive pings
+# answered in time (nostr-relay drops a connection whose pong waits behind ~20 s of EVENTs).
+_PACED_WINDOW = 32
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class _Batch:
     sending_done: bool = False
     dropped: bool = False
     unanswered: dict[str, int] = field(default_factory=dict)  # event id -> index in frames
+    replied: asyncio.Event = field(default_factory=asyncio.Event)  # set on each reply or hang-up
 
     def leftover(self) -> list[bytes]:
         """Frames without an OK: sent but unanswered, then never sent."""
@@ -139,7 +143,8 @@ async def _publish_batch(
             if pipeline.rate is None:
                 await _flat_out(ws, batch, pipeline.window, should_stop, result, alive)
             else:
-                await _paced(ws, batch, pipeline.rate, should_stop, result, alive)
+                window = min(pipeline.window, _PACED_WINDOW)
+                await _paced(ws, batch, pipeline.rate, window, should_stop, result, alive)
     except TimeoutError:
         result.errors.append(f"no reply within {REPLY_TIMEOUT:.0f} s")
         return _Outcome.STALLED
@@ -173,19 +178,23 @@ async def _paced(
     ws: WebSocket,
     batch: _Batch,
     rate: float,
+    window: int,
     should_stop: Callable[[], bool],
     result: PublishResult,
     alive: Callable[[], None],
 ) -> None:
-    """Send frame i at start + i/rate while a second task counts the replies."""
+    """Send frame i at start + i/rate, at most `window` ahead of the replies a task counts."""
     loop = asyncio.get_running_loop()
     receiver = asyncio.create_task(_drain_replies(ws, batch, result, alive))
     try:
         start = loop.time()
         for index in range(len(batch.frames)):
+            await asyncio.sleep(max(0.0, start + index / rate - loop.time()))
+            while batch.sent - batch.replies >= window and not receiver.done():
+                batch.replied.clear()
+                await batch.replied.wait()
             if should_stop() or receiver.done():
                 break
-            await asyncio.sleep(max(0.0, start + index / rate - loop.time()))
             await _send(ws, batch, result)
         batch.sending_done = True
         if batch.replies >= batch.sent:
@@ -198,9 +207,13 @@ async def _paced(
 async def _drain_replies(
     ws: WebSocket, batch: _Batch, result: PublishResult, alive: Callable[[], None]
 ) -> None:
-    while not (batch.sending_done and batch.replies >= batch.sent):
-        if not await _next_reply(ws, batch, result, alive):
-            return
+    try:
+        while not (batch.sending_done and batch.replies >= batch.sent):
+            if not await _next_reply(ws, batch, result, alive):
+                return
+            batch.replied.set()
+    finally:
+        batch.replied.set()  # a sender waiting for room must see the hang-up
 
 
 async def _send(ws: WebSocket, batch: _Batch, result: PublishResult) -> None:
