@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from koinon.core.filters import Filter
 from koinon.core.kinds import GIFT_WRAP
 
@@ -59,10 +61,23 @@ def select_events(flt: Filter, limit: int, readers: frozenset[str] | None = None
     reading thread takes the GIL back once per query instead of once per row (compact JSON holds no
     raw newline, so a newline separates the lines safely).
     """
+    line = "e.created_at || ' ' || hex(e.id) || ' ' || e.json AS line"
+    if flt.tags:
+        # Drive the query from the tag index, already ordered by time, so that LIMIT stops
+        # early instead of sorting every event that carries a popular tag.
+        name, values = flt.tags[0]
+        where, params = where_clause(replace(flt, tags=flt.tags[1:]), readers)
+        tag_values: list[object] = [*sorted(values)]
+        sql = (
+            f"SELECT group_concat(line, char(10)) FROM (SELECT {line} "
+            "FROM tags t CROSS JOIN events e ON e.seq = t.seq "
+            f"WHERE t.name = ? AND {_in('t.value', tag_values)} AND {where} "
+            "ORDER BY t.created_at DESC, e.id ASC LIMIT ?)"
+        )
+        return sql, [name, *tag_values, *params, limit]
     where, params = where_clause(flt, readers)
     sql = (
-        "SELECT group_concat(line, char(10)) FROM ("
-        "SELECT e.created_at || ' ' || hex(e.id) || ' ' || e.json AS line "
+        f"SELECT group_concat(line, char(10)) FROM (SELECT {line} "
         f"FROM events e WHERE {where} ORDER BY e.created_at DESC, e.id ASC LIMIT ?)"
     )
     return sql, [*params, limit]
