@@ -27,11 +27,13 @@ def fetch_nodes(conn: sqlite3.Connection, ids: Iterable[plan.NodeId]) -> dict[pl
     if not wanted:
         return {}
     found: dict[plan.NodeId, bytes] = {}
-    for chunk_start in range(0, len(wanted), 400):
-        chunk = wanted[chunk_start : chunk_start + 400]
-        values = ",".join("(?,?)" for _ in chunk)
+    # Point look-ups on the primary key, one statement for all of them: a row-value IN over a
+    # VALUES list makes SQLite 3.40 scan the whole table.
+    point = "SELECT level, idx, hash FROM log_nodes WHERE level = ? AND idx = ?"
+    for chunk_start in range(0, len(wanted), 200):
+        chunk = wanted[chunk_start : chunk_start + 200]
+        sql = " UNION ALL ".join([point] * len(chunk))
         params = [v for node in chunk for v in node]
-        sql = f"SELECT level, idx, hash FROM log_nodes WHERE (level, idx) IN (VALUES {values})"
         for level, idx, digest in conn.execute(sql, params):
             found[(level, idx)] = digest
     missing = set(wanted) - found.keys()
