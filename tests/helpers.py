@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,10 +20,11 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 import aiohttp
 import orjson
+import pytest
 
 from koinon.core import schnorr
 from koinon.core.event import Event, compute_id, sign_event
@@ -314,3 +316,41 @@ async def connect(url: str, timeout: float = DEFAULT_TIMEOUT) -> AsyncIterator[W
 def ids_of(events: Iterable[dict[str, Any]]) -> list[str]:
     """The ids of events given as JSON objects, in order."""
     return [e["id"] for e in events]
+
+
+# -- the independent implementation (nostr-tools on Node.js) ----------------------------------
+
+INTEROP_DIR = Path(__file__).resolve().parent / "interop"
+MIN_NODE_MAJOR = 20  # nostr-tools' @noble dependencies declare node >= 20.19
+
+
+def _interop_unavailable(reason: str) -> NoReturn:
+    if os.environ.get("CI"):
+        pytest.fail(f"interop prerequisites missing under CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def node_for_interop(packages: Sequence[str] = ("nostr-tools", "ws")) -> str:
+    """Path of a Node.js able to run tests/interop; skips the test (fails it under CI) if not."""
+    path = shutil.which("node")
+    if path is None:
+        _interop_unavailable("`node` is not on PATH (the interop tests need Node.js >= 20)")
+    try:
+        version = subprocess.run(
+            [path, "--version"], capture_output=True, text=True, timeout=30, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as exc:
+        _interop_unavailable(f"`node --version` failed: {exc}")
+    try:
+        major = int(version.lstrip("v").split(".")[0])
+    except ValueError:
+        major = 0
+    if major < MIN_NODE_MAJOR:
+        _interop_unavailable(f"Node.js {version} is too old for nostr-tools (need >= 20)")
+    for package in packages:
+        if not (INTEROP_DIR / "node_modules" / package / "package.json").is_file():
+            _interop_unavailable(
+                f"tests/interop/node_modules/{package} is missing; "
+                "run `npm ci --prefix tests/interop`"
+            )
+    return path

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
+
+from tests.helpers import node_for_interop
 
 pytestmark = pytest.mark.interop
 
@@ -46,37 +46,10 @@ SECRET_KEYS = [
 # Environment
 
 
-def _unavailable(reason: str) -> NoReturn:
-    if os.environ.get("CI"):
-        pytest.fail(f"interop prerequisites missing under CI: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
 def node() -> str:
     """Path of the node binary, after checking that the harness can run."""
-    path = shutil.which("node")
-    if path is None:
-        _unavailable("`node` is not on PATH (the nostr-tools interop tests need Node.js >= 20)")
-    try:
-        version = subprocess.run(
-            [path, "--version"], capture_output=True, text=True, timeout=30, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError) as exc:
-        _unavailable(f"`node --version` failed: {exc}")
-    try:
-        major = int(version.lstrip("v").split(".")[0])
-    except ValueError:
-        major = 0
-    if major < MIN_NODE_MAJOR:
-        # nostr-tools' @noble dependencies declare node >= 20.19 (Debian 12's apt has 18.x).
-        _unavailable(f"Node.js {version} is too old for nostr-tools (need >= {MIN_NODE_MAJOR})")
-    for pkg in ("nostr-tools", "ws"):
-        if not (NODE_MODULES / pkg / "package.json").is_file():
-            _unavailable(
-                f"{NODE_MODULES / pkg} is missing; run `npm ci --prefix tests/interop` first"
-            )
-    return path
+    return node_for_interop()
 
 
 def _run_node(

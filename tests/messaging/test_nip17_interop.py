@@ -15,13 +15,11 @@ CI (environment variable ``CI`` set), where they fail instead.
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
@@ -37,6 +35,7 @@ from koinon.messaging.giftwrap import (
     make_rumor,
     unwrap,
 )
+from tests.helpers import node_for_interop
 from tests.messaging.parties import ALICE, BOB, CAROL, MALLORY
 
 pytestmark = pytest.mark.interop
@@ -61,33 +60,10 @@ PLAINTEXTS = [
 ]
 
 
-def _unavailable(reason: str) -> NoReturn:
-    if os.environ.get("CI"):
-        pytest.fail(f"interop prerequisites missing under CI: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def node() -> str:
     """Path of the node binary, after checking that the harness can run."""
-    path = shutil.which("node")
-    if path is None:
-        _unavailable("`node` is not on PATH (the nostr-tools interop tests need Node.js >= 20)")
-    try:
-        version = subprocess.run(
-            [path, "--version"], capture_output=True, text=True, timeout=30, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError) as exc:
-        _unavailable(f"`node --version` failed: {exc}")
-    try:
-        major = int(version.lstrip("v").split(".")[0])
-    except ValueError:
-        major = 0
-    if major < MIN_NODE_MAJOR:
-        _unavailable(f"Node.js {version} is too old for nostr-tools (need >= {MIN_NODE_MAJOR})")
-    if not (INTEROP / "node_modules" / "nostr-tools" / "package.json").is_file():
-        _unavailable("tests/interop/node_modules is missing; run `npm ci --prefix tests/interop`")
-    return path
+    return node_for_interop(("nostr-tools",))
 
 
 def run(node: str, mode: str, payload: object) -> Any:
