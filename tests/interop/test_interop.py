@@ -26,10 +26,8 @@ from tests.helpers import node_for_interop
 pytestmark = pytest.mark.interop
 
 HERE = Path(__file__).resolve().parent
-NODE_MODULES = HERE / "node_modules"
 EVENT_IDS_JS = HERE / "event_ids.mjs"
 SCENARIO_JS = HERE / "client_scenario.mjs"
-MIN_NODE_MAJOR = 20
 
 PUBKEY = "f9308a019258c31049344f85f89d5229b531c845836f99b08601f113bce036f9"
 CREATED_AT = 1_700_000_000

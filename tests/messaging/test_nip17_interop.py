@@ -43,7 +43,6 @@ pytestmark = pytest.mark.interop
 INTEROP = Path(__file__).resolve().parents[1] / "interop"
 SCRIPT = INTEROP / "nip17.mjs"
 VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "nip44.vectors.json"
-MIN_NODE_MAJOR = 20
 REPLY_TO = "ef" * 32
 
 PLAINTEXTS = [
