@@ -25,6 +25,7 @@ import nacl.exceptions
 
 from koinon.cli import keystore
 from koinon.cli.client import RelayClient, RelayError
+from koinon.cli.social import add_client_options
 from koinon.core import ncryptsec
 from koinon.core.event import parse_event, sign_event
 from koinon.core.keys import SecretKey, npub, parse_public_key
@@ -33,7 +34,6 @@ from koinon.messaging import dm
 from koinon.messaging.giftwrap import GIFT_WRAP_KIND, unwrap, wrap_rumor
 from koinon.sessions.errors import BundleError
 
-DEFAULT_RELAY = "ws://127.0.0.1:7447"
 ONE_TIME_PREKEYS = 20
 STATE_FILE = "state.sealed"
 SALT_FILE = "salt"
@@ -165,12 +165,7 @@ def _unlock(args: argparse.Namespace) -> tuple[Path, str, SecretKey]:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--relay",
-        default=os.environ.get("KOINON_RELAY", DEFAULT_RELAY),
-        help="relay URL (default $KOINON_RELAY or %(default)s)",
-    )
-    parser.add_argument("--home", help="folder holding your key and DM state")
+    add_client_options(parser, home_help="folder holding your key and DM state")
 
 
 def register(commands: Any) -> None:

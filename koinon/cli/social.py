@@ -21,13 +21,16 @@ from koinon.errors import invalid
 DEFAULT_RELAY = "ws://127.0.0.1:7447"
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def add_client_options(
+    parser: argparse.ArgumentParser, home_help: str = "folder holding your key"
+) -> None:
+    """--relay and --home, shared by every command that talks to a relay as a user."""
     parser.add_argument(
         "--relay",
         default=os.environ.get("KOINON_RELAY", DEFAULT_RELAY),
         help="relay URL (default $KOINON_RELAY or %(default)s)",
     )
-    parser.add_argument("--home", help="folder holding your key")
+    parser.add_argument("--home", help=home_help)
 
 
 def register(commands: Any) -> None:
@@ -46,7 +49,7 @@ def register(commands: Any) -> None:
         metavar="TOPIC",
         help="add a hashtag (repeatable)",
     )
-    _common(post)
+    add_client_options(post)
     post.set_defaults(run=post_note)
 
     reply = commands.add_parser(
@@ -54,7 +57,7 @@ def register(commands: Any) -> None:
     )
     reply.add_argument("event", help="event to reply to (hex, note1… or nevent1…)")
     reply.add_argument("text", help="the reply's text")
-    _common(reply)
+    add_client_options(reply)
     reply.set_defaults(run=reply_note)
 
     react = commands.add_parser(
@@ -64,7 +67,7 @@ def register(commands: Any) -> None:
     )
     react.add_argument("event", help="event to react to (hex, note1… or nevent1…)")
     react.add_argument("reaction", nargs="?", default="+", help="'+', '-' or an emoji")
-    _common(react)
+    add_client_options(react)
     react.set_defaults(run=react_event)
 
     repost = commands.add_parser(
@@ -75,7 +78,7 @@ def register(commands: Any) -> None:
     )
     repost.add_argument("event", help="event to repost (hex, note1… or nevent1…)")
     repost.add_argument("--quote", metavar="TEXT", help="your comment; makes this a quote post")
-    _common(repost)
+    add_client_options(repost)
     repost.set_defaults(run=repost_event)
 
     delete = commands.add_parser(
@@ -86,14 +89,14 @@ def register(commands: Any) -> None:
     )
     delete.add_argument("event", help="your event to delete (hex, note1… or nevent1…)")
     delete.add_argument("--reason", default="", help="why (published with the request)")
-    _common(delete)
+    add_client_options(delete)
     delete.set_defaults(run=delete_event)
 
     follow = commands.add_parser(
         "follow", help="follow people", description="Add people to your NIP-02 follow list."
     )
     follow.add_argument("people", nargs="+", help="npub1… or hex public keys")
-    _common(follow)
+    add_client_options(follow)
     follow.set_defaults(run=follow_people)
 
     feed = commands.add_parser(
@@ -105,7 +108,7 @@ def register(commands: Any) -> None:
     feed.add_argument("--author", action="append", default=[], help="npub1… or hex (repeatable)")
     feed.add_argument("--limit", type=int, default=20, help="how many notes (default 20)")
     feed.add_argument("--json", action="store_true", help="print events as JSON lines")
-    _common(feed)
+    add_client_options(feed)
     feed.set_defaults(run=show_feed)
 
     req = commands.add_parser(
