@@ -25,9 +25,9 @@ What it measures:
 It prints a table with the targets met or missed and writes benchmarks/results/ledger.json.
 
 Run from the repository root:
-    .venv/bin/python benchmarks/ledger.py --quick      # 200,000 leaves, 15 s budgets
+    .venv/bin/python benchmarks/ledger.py --quick      # 200,000 leaves, 15 s budgets: ~1 min
     .venv/bin/python benchmarks/ledger.py [--leaves N] [--budget S] [--keep] [--no-anvil]
-The default is 10,000,000 leaves (a 3 GiB file; the build alone takes 10-30 min here). The
+The default is 10,000,000 leaves: a 3 GiB file, about 20 min, nearly all of it the build. The
 databases live in a temporary folder (under $TMPDIR, else /tmp), deleted at the end unless --keep.
 """
 
