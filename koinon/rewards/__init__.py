@@ -1,0 +1,1 @@
+"""Rewards and punishment: the pure, deterministic settlement of an epoch (DESIGN section 5)."""
