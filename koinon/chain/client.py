@@ -17,11 +17,16 @@ from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
-from web3.types import TxParams
+from web3.types import RPCEndpoint, TxParams
 
 from koinon.chain.artifacts import load_artifact
 from koinon.chain.deployment import REGISTRY
-from koinon.chain.errors import AnchorNotFound, ChainError, translated
+from koinon.chain.errors import (
+    AnchorNotFound,
+    ChainError,
+    translated,
+    unreachable_translated,
+)
 from koinon.chain.records import AnchorReceipt, AnchorRecord
 from koinon.chain.transactions import send
 
@@ -155,6 +160,20 @@ class AnchorClient:
         """The timestamp of block `block_number`."""
         with self._lock, translated("read block"):
             return int(self._w3.eth.get_block(block_number)["timestamp"])
+
+    def request(self, method: str, params: list[Any]) -> Any:
+        """One JSON-RPC call as web3 makes it: its result as Python values, or web3's exception.
+
+        Only an unreachable chain is translated (`ChainUnavailable`); a refused call keeps web3's
+        exception so the gateway can report it the way a JSON-RPC node would.
+        """
+        with self._lock, unreachable_translated(method):
+            return self._w3.manager.request_blocking(RPCEndpoint(method), params)
+
+    def fund(self, address: str) -> None:
+        """Top `address` up with gas money when the chain can give some (development chains)."""
+        with self._lock:
+            self._backend.ensure_funds(self._address(address))
 
     def close(self) -> None:
         """Release the chain (close the embedded database or the HTTP session)."""

@@ -79,3 +79,12 @@ def translated(action: str, *, rejected: bool = False) -> Iterator[None]:
         raise ChainUnavailable(f"{action}: chain unreachable ({type(exc).__name__})") from exc
     except _FAILED as exc:
         raise ChainError(f"{action}: {type(exc).__name__}: {exc}") from exc
+
+
+@contextmanager
+def unreachable_translated(action: str) -> Iterator[None]:
+    """Turn only "the chain cannot be reached" into `ChainUnavailable`; the rest passes through."""
+    try:
+        yield
+    except (*_UNREACHABLE, ConnectionError) as exc:
+        raise ChainUnavailable(f"{action}: chain unreachable ({type(exc).__name__})") from exc
