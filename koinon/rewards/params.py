@@ -1,0 +1,69 @@
+"""Every tunable number of Koinon's reward mechanism, in one table (reasons in docs/rewards.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from koinon.errors import invalid
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    """The reward mechanism's parameters; the defaults are the network's values."""
+
+    # Trust: personalized PageRank over follows, restarting at the seeds.
+    trust_damping: float = 0.8  # probability a trust walk follows an edge instead of restarting
+    trust_iterations: int = 40  # fixed count, so every node runs the same arithmetic
+    trust_cap: float = 20.0  # no voter weighs more than this many times the mean voter
+    misleading_trust_factor: float = 0.5  # trust kept by an author of a post settled misleading
+
+    # Votes: each voter's trust is a budget shared by all their votes in the epoch.
+    downvote_budget: float = 0.25  # downvote budget, a separate fraction of the upvote budget
+
+    # Clusters: modularity label propagation over the voter-author graph.
+    cluster_rounds: int = 16  # label propagation rounds (half the accounts move per round)
+    cluster_resolution: float = 1.0  # modularity resolution; higher splits into smaller clusters
+    in_cluster_tolerance: float = 1.0  # in-cluster support allowed, as a multiple of fair share
+    concave_knee: float = 4.0  # support from one cluster grows linearly up to this many mean votes
+    bridging_bonus: float = 0.5  # extra weight on support beyond a post's largest cluster
+
+    # Split of the pool, and curation.
+    author_share: float = 0.75  # the rest of the pool pays curators
+    curation_floor: float = 0.1  # share of a curation weight that the latest voter still gets
+    curation_trust_ref: float = 0.5  # voters with this fraction of mean trust curate at full rate
+
+    # Bonds.
+    slash_fraction: float = 1.0  # part of a bond slashed when its post is settled misleading
+    note_writer_share: float = 0.5  # part of a slash paid to the note writers; the rest to the pool
+
+    def __post_init__(self) -> None:
+        fractions = {
+            "trust_damping": self.trust_damping,
+            "misleading_trust_factor": self.misleading_trust_factor,
+            "author_share": self.author_share,
+            "curation_floor": self.curation_floor,
+            "slash_fraction": self.slash_fraction,
+            "note_writer_share": self.note_writer_share,
+        }
+        for name, value in fractions.items():
+            if not 0.0 <= value <= 1.0:
+                raise invalid(f"{name} must be between 0 and 1")
+        if self.trust_damping >= 1.0:
+            raise invalid("trust_damping must be below 1")
+        positive = {
+            "trust_cap": self.trust_cap,
+            "cluster_resolution": self.cluster_resolution,
+            "in_cluster_tolerance": self.in_cluster_tolerance,
+            "concave_knee": self.concave_knee,
+            "curation_trust_ref": self.curation_trust_ref,
+        }
+        for name, value in positive.items():
+            if not value > 0.0:
+                raise invalid(f"{name} must be positive")
+        if self.downvote_budget < 0.0 or self.bridging_bonus < 0.0:
+            raise invalid("downvote_budget and bridging_bonus must not be negative")
+        if self.trust_iterations < 1 or self.cluster_rounds < 0:
+            raise invalid("trust_iterations must be positive and cluster_rounds not negative")
+
+
+DEFAULT_PARAMS = Params()
