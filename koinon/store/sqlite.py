@@ -33,6 +33,8 @@ from koinon.store.migrate import migrate
 from koinon.store.query import count_events, select_events
 
 log = logging.getLogger(__name__)
+
+UNLIMITED = 2**62  # a LIMIT no query reaches
 T = TypeVar("T")
 
 MAX_BATCH = 2000
@@ -359,13 +361,18 @@ class SqliteStore:
         return min(self.max_limit, flt.limit if flt.limit is not None else self.default_limit)
 
     def _query_sync(
-        self, conn: sqlite3.Connection, filters: Sequence[Filter], readers: frozenset[str] | None
+        self,
+        conn: sqlite3.Connection,
+        filters: Sequence[Filter],
+        readers: frozenset[str] | None,
+        unlimited: bool = False,
     ) -> list[bytes]:
         rows: dict[bytes, tuple[int, bytes, bytes]] = {}
         for flt in filters:
             if flt.is_empty:
                 continue
-            sql, params = select_events(flt, self._limit(flt), readers)
+            limit = UNLIMITED if unlimited else self._limit(flt)
+            sql, params = select_events(flt, limit, readers)
             folded = conn.execute(sql, params).fetchone()[0]
             if not folded:
                 continue
@@ -407,6 +414,11 @@ class SqliteStore:
         """Matching events' JSON, newest first (ties by lowest id), per-filter limits applied.
         With `readers`, gift wraps are included only when addressed to one of them."""
         return await self._read(self._query_sync, filters, readers)
+
+    async def query_all(self, filters: Sequence[Filter]) -> list[bytes]:
+        """Every matching event's JSON, newest first, ignoring filter limits (for the node's own
+        services, such as epoch settlement; clients always get `query`)."""
+        return await self._read(self._query_sync, filters, None, True)
 
     async def count(self, filters: Sequence[Filter], readers: frozenset[str] | None = None) -> int:
         """Distinct matching events (NIP-45), with the same gift-wrap rule as `query`."""
