@@ -1,5 +1,8 @@
 """Compile every `contracts/*.vy` with the Vyper Python API into `koinon/chain/artifacts/`.
 
+Modules the contracts import (`from lib import settlement_tree`) live in `contracts/lib/`; they
+are compiled into the contracts that import them and get no artifact of their own.
+
     python scripts/build_contracts.py           # (re)write the artifacts
     python scripts/build_contracts.py --check   # exit 1 if a committed artifact is stale
 
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import vyper
+from vyper.compiler.input_bundle import FilesystemInputBundle
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "contracts"
@@ -27,9 +31,13 @@ FORMATS = ["abi", "bytecode", "bytecode_runtime"]
 def compile_contract(source_path: Path) -> str:
     """The artifact JSON text of one Vyper source file."""
     source = source_path.read_text(encoding="utf-8")
-    # The file name, not its absolute path, so artifacts do not depend on the checkout folder.
+    # The file name, not its absolute path, so artifacts do not depend on the checkout folder;
+    # imports resolve from the source's own folder.
     output: dict[str, Any] = vyper.compile_code(
-        source, contract_path=source_path.name, output_formats=FORMATS
+        source,
+        contract_path=source_path.name,
+        input_bundle=FilesystemInputBundle([source_path.parent]),
+        output_formats=FORMATS,
     )
     document = {
         "abi": output["abi"],
