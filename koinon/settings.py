@@ -44,6 +44,14 @@ class Settings:
     chain_rpc: str | None = None
     chain_contract: str | None = None
     limits: Limits = field(default_factory=Limits)
+    rewards: bool = True
+    rewards_genesis: int = 1_767_225_600  # 2026-01-01T00:00:00Z
+    epoch_seconds: int = 86_400
+    pool_per_epoch: int = 10_000 * 10**18  # base units of KOIN (18 decimals)
+    trust_seeds: tuple[str, ...] = ()
+    note_labelers: tuple[str, ...] = ()  # empty: the node's own key
+    settle_delay: float = 600.0  # seconds after an epoch ends, for late events to replicate
+    settle_interval: float = 30.0
 
     @property
     def database_path(self) -> Path:
