@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from koinon.api.franking import FrankingApi
 from koinon.api.ledger import LedgerApi
 from koinon.api.routes import Api
 from koinon.core.keys import SecretKey
@@ -157,6 +158,8 @@ class Node:
         ledger = LedgerApi(store, self.heads.sign_now, ledger_info)
         app.add_routes(api.routes())
         app.add_routes(ledger.routes())
+        stamps = FrankingApi(key.raw, self.http_url, self.clock, self.random_bytes)
+        app.add_routes(stamps.routes())
         self._tasks.append(asyncio.create_task(self.heads.run(self.settings.head_interval)))
         if self.anchoring is not None:
             self._tasks.append(

@@ -1,164 +1,61 @@
-"""`koinon dm init|send|read`: forward-secret direct messages (X3DH + Double Ratchet in gift wraps).
+"""`koinon dm init|send|read|history`: forward-secret, franked direct messages (X3DH + Double
+Ratchet in gift wraps).
 
-This device's state (X25519 identity, prekeys, ratchet sessions, processed wrap ids) lives in
-`$KOINON_HOME/dm/state.sealed`, sealed with XChaCha20-Poly1305 under a key derived from the
-passphrase by scrypt with the salt in `$KOINON_HOME/dm/salt`. Nothing secret is written in clear.
+Every message is franked: the sender commits to it with a fresh franking key and gets its own
+node to stamp the commitment (NIP-98-authenticated HTTP, `koinon.cli.stamping`); key, opening and
+stamp travel inside the ratchet ciphertext. A copy goes to the sender's own other devices. The
+reader drops messages whose commitment does not open or whose stamp is not a trusted node's.
+This device's state is sealed at rest (`koinon.cli.dmstore`).
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import functools
-import hashlib
-import json
 import os
 import sys
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import nacl.bindings
-import nacl.exceptions
-
-from koinon.cli import keystore
+from koinon.cli import stamping
 from koinon.cli.client import RelayClient, RelayError
+from koinon.cli.dmstore import (
+    SALT_FILE,
+    STATE_FILE,
+    DmError,
+    Entry,
+    State,
+    load,
+    store,
+)
+from koinon.cli.dmstore import folder as _folder
+from koinon.cli.dmstore import unlock as _unlock
 from koinon.cli.social import add_client_options
-from koinon.core import ncryptsec
 from koinon.core.event import parse_event, sign_event
 from koinon.core.keys import SecretKey, npub, parse_public_key
 from koinon.errors import KoinonError
-from koinon.messaging import dm
-from koinon.messaging.giftwrap import GIFT_WRAP_KIND, unwrap, wrap_rumor
+from koinon.messaging import dm, franking
+from koinon.messaging.franked_dm import (
+    FrankedMessage,
+    FrankingError,
+    UntrustedNode,
+    check_received,
+    frank,
+)
+from koinon.messaging.giftwrap import GIFT_WRAP_KIND, UnwrappedMessage, unwrap, wrap_rumor
 from koinon.sessions.errors import BundleError
 
 ONE_TIME_PREKEYS = 20
-STATE_FILE = "state.sealed"
-SALT_FILE = "salt"
-_MAGIC = b"KDM1"
-_AAD = b"koinon/dm/state/v1"
-_NONCE_SIZE = 24
-_SCRYPT_N, _SCRYPT_R, _SCRYPT_MAXMEM = 2**15, 8, 2**26
-
-
-class DmError(KoinonError):
-    """No DM device, unreadable state, or a peer that cannot be messaged."""
-
-
-# -- sealed state -------------------------------------------------------------------------------
-
-
-@dataclass
-class State:
-    """Everything this device remembers; `store` seals it."""
-
-    owner: str
-    device: dm.LocalDevice
-    sessions: dm.DeviceSessions
-    processed: set[str] = field(default_factory=set)
-    bundle_at: int = 0
-
-
-def _folder(home: Path) -> Path:
-    return home / "dm"
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    tmp.replace(path)
-
-
-def _state_key(home: Path, passphrase: str) -> bytes:
-    salt_path = _folder(home) / SALT_FILE
-    if not salt_path.exists():
-        _write_private(salt_path, os.urandom(16))
-    return _derive(salt_path.read_bytes(), passphrase)
-
-
-@functools.lru_cache(maxsize=4)
-def _derive(salt: bytes, passphrase: str) -> bytes:
-    return hashlib.scrypt(
-        passphrase.encode(),
-        salt=salt,
-        n=_SCRYPT_N,
-        r=_SCRYPT_R,
-        p=1,
-        maxmem=_SCRYPT_MAXMEM,
-        dklen=32,
-    )
-
-
-def store(home: Path, passphrase: str, state: State) -> None:
-    """Seal and write the state (mode 0600)."""
-    plain = json.dumps(
-        {
-            "v": 1,
-            "owner": state.owner,
-            "device": state.device.to_json(),
-            "sessions": base64.b64encode(state.sessions.to_bytes()).decode(),
-            "processed": sorted(state.processed),
-            "bundle_at": state.bundle_at,
-        },
-        separators=(",", ":"),
-    ).encode()
-    nonce = os.urandom(_NONCE_SIZE)
-    key = _state_key(home, passphrase)
-    sealed = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(plain, _AAD, nonce, key)
-    _write_private(_folder(home) / STATE_FILE, _MAGIC + nonce + sealed)
-
-
-def load(home: Path, passphrase: str, owner: str) -> State:
-    """Open the sealed state; no state, a wrong passphrase or another key's state raise DmError."""
-    path = _folder(home) / STATE_FILE
-    if not path.exists():
-        raise DmError(f"no DM device in {home}: run 'koinon dm init'")
-    data = path.read_bytes()
-    if not data.startswith(_MAGIC):
-        raise DmError(f"{path} is not a Koinon DM state file")
-    nonce, sealed = data[4 : 4 + _NONCE_SIZE], data[4 + _NONCE_SIZE :]
-    try:
-        plain = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
-            sealed, _AAD, nonce, _state_key(home, passphrase)
-        )
-    except nacl.exceptions.CryptoError:
-        raise DmError(f"cannot open {path}: wrong passphrase or damaged file") from None
-    try:
-        raw = json.loads(plain)
-        if raw["v"] != 1:
-            raise DmError(f"{path}: unknown state version")
-        sessions = dm.DeviceSessions.from_bytes(base64.b64decode(raw["sessions"]), os.urandom)
-        state = State(
-            raw["owner"],
-            dm.LocalDevice.from_json(raw["device"]),
-            sessions,
-            set(raw["processed"]),
-            int(raw["bundle_at"]),
-        )
-    except (KeyError, ValueError, TypeError) as exc:
-        raise DmError(f"{path} is malformed") from exc
-    if state.owner != owner:
-        raise DmError(f"{path} belongs to another key: run 'koinon dm init --force'")
-    return state
-
-
-def _unlock(args: argparse.Namespace) -> tuple[Path, str, SecretKey]:
-    """The home, the passphrase (asked once) and the user's key."""
-    home = keystore.home(args.home)
-    path = keystore.key_path(home)
-    if not path.exists():
-        raise keystore.KeyStoreError(
-            f"no key in {home}: run 'koinon key new' or 'koinon key import'"
-        )
-    passphrase = keystore.passphrase()
-    return home, passphrase, SecretKey(ncryptsec.decrypt(path.read_text().strip(), passphrase))
+__all__ = [
+    "SALT_FILE",
+    "STATE_FILE",
+    "DmError",
+    "Entry",
+    "State",
+    "load",
+    "register",
+    "store",
+]
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -173,8 +70,8 @@ def register(commands: Any) -> None:
     top = commands.add_parser(
         "dm",
         help="forward-secret direct messages",
-        description="Direct messages with forward secrecy: X3DH and a Double Ratchet per device, "
-        "carried in NIP-59 gift wraps.",
+        description="Direct messages with forward secrecy and franking: X3DH and a Double "
+        "Ratchet per device, carried in NIP-59 gift wraps, each message stamped by your node.",
     )
     sub = top.add_subparsers(dest="dm_command", metavar="ACTION", required=True)
     init = sub.add_parser(
@@ -189,19 +86,43 @@ def register(commands: Any) -> None:
     send = sub.add_parser(
         "send",
         help="send a direct message",
-        description="Encrypt a message to every device of a person and publish the gift wraps.",
+        description="Frank a message (commit to it, have your node stamp the commitment), "
+        "encrypt it to every device of a person and a copy to your other devices, and publish "
+        "the gift wraps.",
     )
     send.add_argument("person", help="npub1… or hex public key")
     send.add_argument("text", help="the message ('-' reads standard input)")
+    send.add_argument(
+        "--node", help="the node that stamps your messages (default: the --relay node)"
+    )
     _common(send)
     send.set_defaults(run=dm_send)
     read = sub.add_parser(
         "read",
         help="read new direct messages",
-        description="Authenticate to the relay, fetch your gift wraps and print new messages.",
+        description="Authenticate to the relay, fetch your gift wraps and print new messages. "
+        "Messages whose franking commitment does not open, or whose stamp is not signed by a "
+        "trusted node (the --relay node and any --trust-node), are dropped with a warning.",
+    )
+    read.add_argument(
+        "--trust-node",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="also accept stamps by this node key (npub or hex; repeatable)",
     )
     _common(read)
     read.set_defaults(run=dm_read)
+    history = sub.add_parser(
+        "history",
+        help="list this device's sent and received messages with their ids",
+        description="Print the messages this device sent or received, oldest first, each with "
+        "the id that 'koinon report create' takes. Reads only the local sealed state.",
+    )
+    history.add_argument("person", nargs="?", help="only the conversation with this person")
+    history.add_argument("--limit", type=int, default=50, help="newest N (default %(default)s)")
+    history.add_argument("--home", help="folder holding your key and DM state")
+    history.set_defaults(run=dm_history)
 
 
 async def _publish_bundle(client: RelayClient, key: SecretKey, state: State) -> None:
@@ -257,15 +178,39 @@ async def _bundles(client: RelayClient, peer: str) -> dict[str, tuple[int, Any]]
     return latest
 
 
+async def _encrypt_to_devices(
+    state: State,
+    key: SecretKey,
+    recipient: str,
+    bundles: dict[str, tuple[int, Any]],
+    payload: bytes,
+    now: int,
+) -> list[Any]:
+    """One gift wrap to `recipient` per device, each encrypted in that device's session."""
+    identity = state.device.identity(key.raw)
+    wraps = []
+    for device, (_, bundle) in sorted(bundles.items()):
+        content = dm.encrypt_bytes_for(
+            state.sessions, identity, device, bundle, payload, os.urandom
+        )
+        rumor = dm.session_rumor(
+            key.public_key, recipient, device, state.device.device_id, content, now
+        )
+        wraps.append(wrap_rumor(rumor, key.raw, recipient, now=now, random_bytes=os.urandom))
+    return wraps
+
+
 async def dm_send(args: argparse.Namespace) -> int:
-    """Encrypt to each of the peer's devices and publish the wraps."""
+    """Frank the message, get it stamped, encrypt it to each of the peer's devices and a copy to
+    each of our other devices, and publish the wraps."""
     text = sys.stdin.read() if args.text == "-" else args.text
     if not text.strip():
         raise DmError("the message is empty")
     peer = parse_public_key(args.person)
     home, passphrase, key = _unlock(args)
+    if peer == key.public_key:
+        raise DmError("that is your own key: send to someone else")
     state = load(home, passphrase, key.public_key)
-    identity = state.device.identity(key.raw)
     now = int(time.time())
     async with RelayClient(args.relay) as client:
         bundles = await _bundles(client, peer)
@@ -273,24 +218,79 @@ async def dm_send(args: argparse.Namespace) -> int:
             raise DmError(
                 f"{npub(peer)} has no prekey bundle on {args.relay} (no 'koinon dm init')"
             )
-        wraps = []
-        for device, (_, bundle) in sorted(bundles.items()):
-            content = dm.encrypt_for(state.sessions, identity, device, bundle, text, os.urandom)
-            rumor = dm.session_rumor(
-                key.public_key, peer, device, state.device.device_id, content, now
-            )
-            wraps.append(wrap_rumor(rumor, key.raw, peer, now=now, random_bytes=os.urandom))
+        own = await _bundles(client, key.public_key)
+        own.pop(state.device.device_id, None)
+        plaintext = frank(text, os.urandom)
+        commitment = franking.commitment_of(plaintext)
+        stamp = await stamping.request_stamp(args.node or args.relay, key, commitment, peer)
+        message = FrankedMessage(plaintext, stamp)
+        copy = FrankedMessage(plaintext, stamp, copy_to=peer)
+        wraps = await _encrypt_to_devices(state, key, peer, bundles, message.encode(), now)
+        copies = await _encrypt_to_devices(state, key, key.public_key, own, copy.encode(), now)
+        state.history.append(Entry(peer, True, message))
         store(home, passphrase, state)  # before publishing: a message key is never used twice
-        for wrap in wraps:
+        for wrap in wraps + copies:
             result = await client.publish(wrap)
             if not result.accepted:
                 raise RelayError(f"relay refused a message: {result.message}")
-    print(f"sent to {len(wraps)} device(s) of {npub(peer)}")
+    also = f" and {len(copies)} other device(s) of yours" if copies else ""
+    print(f"sent to {len(wraps)} device(s) of {npub(peer)}{also}")
     return 0
 
 
 def _warn(message: str) -> None:
     print(f"koinon: warning: {message}", file=sys.stderr)
+
+
+def _when(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _line(entry: Entry, me: str) -> str:
+    """`time sender: text` for a received message, `time me -> peer: text` for a sent one."""
+    if entry.outgoing:
+        return f"{_when(entry.at)} {npub(me)} -> {npub(entry.peer)}: {entry.message.text}"
+    return f"{_when(entry.at)} {npub(entry.peer)}: {entry.message.text}"
+
+
+async def _trusted_nodes(args: argparse.Namespace) -> set[str]:
+    trusted = {parse_public_key(value) for value in args.trust_node}
+    try:
+        trusted.add(await stamping.node_pubkey(args.relay))
+    except RelayError as exc:
+        _warn(f"cannot learn the node's key, trusting only --trust-node keys: {exc}")
+    return trusted
+
+
+def _accept(
+    state: State, key: SecretKey, message: UnwrappedMessage, trusted: set[str]
+) -> Entry | None:
+    """Decrypt and check one session message; None (with a warning) when it must be dropped.
+
+    A message that decrypts but fails the franking checks has still moved the ratchet on, as the
+    sender's did: the session stays in step and the next message decrypts.
+    """
+    me, sender = key.public_key, message.sender
+    try:
+        plaintext = dm.decrypt_bytes_from(
+            state.sessions, state.device, key.raw, sender, message.rumor, os.urandom
+        )
+    except KoinonError as exc:
+        _warn(f"could not decrypt a message from {npub(sender)}: {exc}")
+        return None
+    try:
+        franked = FrankedMessage.decode(plaintext)
+        peer = check_received(franked, sender, me, trusted)
+    except UntrustedNode as exc:
+        _warn(
+            f"dropped a message from {npub(sender)}: stamped by node {npub(exc.node)}, which you "
+            "do not trust (add --trust-node if you do)"
+        )
+        return None
+    except FrankingError as exc:
+        _warn(f"dropped a message from {npub(sender)}: {exc}")
+        return None
+    return Entry(peer, sender == me, franked)
 
 
 async def dm_read(args: argparse.Namespace) -> int:
@@ -306,28 +306,26 @@ async def dm_read(args: argparse.Namespace) -> int:
             wrap_id = raw.get("id") if isinstance(raw, dict) else None
             if not isinstance(wrap_id, str) or wrap_id in state.processed:
                 continue
-            state.processed.add(wrap_id)
             try:
                 message = unwrap(parse_event(raw), key.raw)
             except KoinonError as exc:
+                state.processed.add(wrap_id)
                 _warn(f"skipped an unreadable gift wrap: {exc}")
                 continue
+            if message.rumor.kind != dm.SESSION_MESSAGE_KIND:
+                continue  # another command's (group chats, plain NIP-17): left for it
+            state.processed.add(wrap_id)
             if dm.addressed_device(message.rumor, me) == state.device.device_id:
                 opened.append(message)
         opened.sort(key=lambda m: (m.rumor.created_at, m.rumor.id))
+        trusted = await _trusted_nodes(args) if opened else set()
         prekeys_before = len(state.device.one_time)
         lines = []
         for message in opened:
-            rumor = message.rumor
-            try:
-                text = dm.decrypt_from(
-                    state.sessions, state.device, key.raw, message.sender, rumor, os.urandom
-                )
-            except KoinonError as exc:
-                _warn(f"could not decrypt a message from {npub(message.sender)}: {exc}")
-                continue
-            when = datetime.fromtimestamp(rumor.created_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
-            lines.append(f"{when} {npub(message.sender)}: {text}")
+            entry = _accept(state, key, message, trusted)
+            if entry is not None:
+                state.history.append(entry)
+                lines.append(_line(entry, me))
         store(home, passphrase, state)
         if len(state.device.one_time) < prekeys_before:
             state.device.top_up(ONE_TIME_PREKEYS, os.urandom)
@@ -339,4 +337,18 @@ async def dm_read(args: argparse.Namespace) -> int:
             store(home, passphrase, state)
     for line in lines:
         print(line)
+    return 0
+
+
+def dm_history(args: argparse.Namespace) -> int:
+    """Print this device's messages with their ids, oldest first."""
+    if args.limit < 1:
+        raise DmError("--limit must be at least 1")
+    peer = parse_public_key(args.person) if args.person else None
+    home, passphrase, key = _unlock(args)
+    state = load(home, passphrase, key.public_key)
+    entries = [e for e in state.history if peer is None or e.peer == peer]
+    entries.sort(key=lambda e: e.at)
+    for entry in entries[-args.limit :]:
+        print(f"{entry.id[:16]} {_line(entry, key.public_key)}")
     return 0

@@ -8,7 +8,8 @@ Pure helpers, no I/O. Wire formats:
   `["p", recipient]`, `["device", recipient device]`, `["sender_device", own device]`, content =
   base64(flag u8 || [X3DH initial header, 170 bytes, when flag = 1] || ratchet message). The
   initiator repeats the header on every message until the peer's first answer arrives. The ratchet
-  plaintext is the JSON object {"v": 1, "text": ...}.
+  plaintext is the JSON object {"v": 1, "text": ...} (unfranked, `encrypt_for`) or a franked
+  message ({"v": 2, ...}, `franked_dm`), which is what `koinon dm` sends.
 
 Session state (`dm_state`) per (peer Nostr key, peer device) is a short list of ratchets, most
 recently used first: after both sides initiated at once, the list holds both sessions and the
@@ -85,7 +86,19 @@ def encrypt_for(
     text: str,
     random: Random,
 ) -> str:
-    """The rumor content carrying `text` to one peer device, starting X3DH if needed."""
+    """The rumor content carrying `text` (an unfranked v1 payload) to one peer device."""
+    return encrypt_bytes_for(sessions, identity, peer_device, peer_bundle, _payload(text), random)
+
+
+def encrypt_bytes_for(
+    sessions: DeviceSessions,
+    identity: IdentityKeys,
+    peer_device: str,
+    peer_bundle: PrekeyBundle,
+    plaintext: bytes,
+    random: Random,
+) -> str:
+    """The rumor content carrying `plaintext` to one peer device, starting X3DH if needed."""
     peer = peer_bundle.identity
     current = sessions.get(peer, peer_device)
     session = current[0] if current else None
@@ -97,7 +110,7 @@ def encrypt_for(
         secret, ad, header = initiate(identity, bundle, random)
         ratchet = Ratchet.initiator(secret, ad, bundle.signed_prekey, random)
         session = Session(ratchet, peer_bundle.identity_dh, header.to_bytes())
-    message = session.ratchet.encrypt(_payload(text))
+    message = session.ratchet.encrypt(plaintext)
     sessions.put_first(peer, peer_device, session)
     if session.pending_header is None:
         wire = bytes((_NO_HEADER,)) + message
@@ -130,7 +143,19 @@ def decrypt_from(
     rumor: Rumor,
     random: Random,
 ) -> str:
-    """The text of a session rumor from `sender` (the seal's authenticated author).
+    """The text of a session rumor (an unfranked v1 payload) from `sender`."""
+    return _text(decrypt_bytes_from(sessions, local, nostr_secret, sender, rumor, random))
+
+
+def decrypt_bytes_from(
+    sessions: DeviceSessions,
+    local: LocalDevice,
+    nostr_secret: bytes,
+    sender: str,
+    rumor: Rumor,
+    random: Random,
+) -> bytes:
+    """The ratchet plaintext of a session rumor from `sender` (the seal's authenticated author).
 
     Tries the existing sessions with the sender's device, then answers an X3DH header not seen
     before (consuming its one-time prekey). State changes only when a message decrypts.
@@ -156,7 +181,7 @@ def decrypt_from(
             continue
         session.pending_header = None  # the peer has answered: no more X3DH header
         sessions.put_first(sender, device, session)
-        return _text(plaintext)
+        return plaintext
     if header_bytes is None:
         raise last_error
     header = InitialMessageHeader.from_bytes(header_bytes)
@@ -168,11 +193,11 @@ def decrypt_from(
     secret, ad, remaining = respond(identity, local.signed_prekeys, local.one_time, header)
     spk = local.signed_prekeys[header.signed_prekey_id]
     ratchet = Ratchet.responder(secret, ad, spk, random)
-    text = _text(ratchet.decrypt(message))
+    plaintext = ratchet.decrypt(message)
     local.one_time = remaining
     local.seen_ephemerals.add(header.ephemeral)
     sessions.put_first(sender, device, Session(ratchet, header.initiator_dh, None))
-    return text
+    return plaintext
 
 
 __all__ = [
@@ -184,7 +209,9 @@ __all__ = [
     "addressed_device",
     "bundle_event_template",
     "check_device_id",
+    "decrypt_bytes_from",
     "decrypt_from",
+    "encrypt_bytes_for",
     "encrypt_for",
     "parse_bundle_event",
     "session_rumor",

@@ -30,6 +30,7 @@ MAX_ATTACHMENTS = 64
 _COMMITMENT_LABEL = b"koinon/franking/commitment/v1"
 _STAMP_LABEL = b"koinon/franking/stamp/v1"
 _SIGNATURE_TAG = "koinon/franking/stamp-signature/v1"
+_NODE_KEY_LABEL = b"koinon/franking/node-hmac-key/v1"
 _PLAINTEXT_MAGIC = b"KFP1"
 _STAMP_MAGIC = b"KFS1"
 
@@ -158,6 +159,11 @@ def _stamp_input(commitment: bytes, sender: str, recipient: str, timestamp: int)
     return _STAMP_LABEL + _frame(
         commitment, bytes.fromhex(sender), bytes.fromhex(recipient), struct.pack(">Q", timestamp)
     )
+
+
+def derive_node_hmac_key(node_secret_key: bytes) -> bytes:
+    """The node's franking HMAC key, derived from its secret key: nothing more to keep."""
+    return hmac_sha256(node_secret_key, _NODE_KEY_LABEL)
 
 
 def stamp(
@@ -322,6 +328,7 @@ class ReportProblem(StrEnum):
     STAMP_FOR_OTHER_COMMITMENT = "stamp-for-other-commitment"
     REPORTER_NOT_RECIPIENT = "reporter-not-recipient"
     STAMP_NOT_NODES = "stamp-not-nodes"
+    SENDER_NOT_STAMPED = "sender-not-stamped"
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,7 +349,10 @@ class ReportVerdict:
 
 
 def _find_problem(
-    report: AbuseReport, node_pubkey: str | None, node_hmac_key: bytes | None
+    report: AbuseReport,
+    node_pubkey: str | None,
+    node_hmac_key: bytes | None,
+    claimed_sender: str | None,
 ) -> ReportProblem | None:
     if not open_commitment(report.plaintext, report.commitment):
         return ReportProblem.COMMITMENT_DOES_NOT_OPEN
@@ -352,6 +362,8 @@ def _find_problem(
         return ReportProblem.REPORTER_NOT_RECIPIENT
     if not verify_stamp(report.stamp, node_pubkey=node_pubkey, node_hmac_key=node_hmac_key):
         return ReportProblem.STAMP_NOT_NODES
+    if claimed_sender is not None and claimed_sender != report.stamp.sender:
+        return ReportProblem.SENDER_NOT_STAMPED
     return None
 
 
@@ -360,14 +372,16 @@ def verify_report(
     *,
     node_pubkey: str | None = None,
     node_hmac_key: bytes | None = None,
+    claimed_sender: str | None = None,
 ) -> ReportVerdict:
     """Moderator side: the message opens the commitment, the node stamped that commitment for the
     claimed sender, the reporter as recipient and the claimed time.
 
     `report.reporter` must be the authenticated submitter (NIP-42 or a signed event): this function
-    cannot know who is really asking.
+    cannot know who is really asking. `claimed_sender`, when the report names one, must be the
+    sender in the stamp.
     """
-    problem = _find_problem(report, node_pubkey, node_hmac_key)
+    problem = _find_problem(report, node_pubkey, node_hmac_key, claimed_sender)
     return ReportVerdict(
         problem,
         report.stamp.sender,

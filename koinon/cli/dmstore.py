@@ -1,0 +1,205 @@
+"""This device's DM state, sealed at rest: X25519 identity, prekeys, ratchet sessions, processed
+wrap ids and the message history (with each message's franking opening and stamp, for reports).
+
+It lives in `$KOINON_HOME/dm/state.sealed`, sealed with XChaCha20-Poly1305 under a key derived
+from the passphrase by scrypt with the salt in `$KOINON_HOME/dm/salt`. Nothing secret is written
+in clear, and nothing here is ever logged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import functools
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nacl.bindings
+import nacl.exceptions
+
+from koinon.cli import keystore
+from koinon.core import ncryptsec
+from koinon.core.event import is_hex
+from koinon.core.keys import SecretKey
+from koinon.errors import KoinonError
+from koinon.messaging import dm
+from koinon.messaging.franked_dm import FrankedMessage
+
+STATE_FILE = "state.sealed"
+SALT_FILE = "salt"
+_MAGIC = b"KDM1"
+_AAD = b"koinon/dm/state/v1"
+_NONCE_SIZE = 24
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_MAXMEM = 2**15, 8, 2**26
+
+
+class DmError(KoinonError):
+    """No DM device, unreadable state, or a peer that cannot be messaged."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One message in this device's history: sent (`outgoing`) or received, with `peer`."""
+
+    peer: str
+    outgoing: bool
+    message: FrankedMessage
+
+    @property
+    def id(self) -> str:
+        """The message id: its franking commitment, the same on every device."""
+        return self.message.commitment.hex()
+
+    @property
+    def at(self) -> int:
+        """When the sender's node stamped it."""
+        return self.message.stamp.timestamp
+
+    def to_json(self) -> dict[str, object]:
+        """JSON-ready form (holds the message and its opening: seal it)."""
+        encoded = base64.b64encode(self.message.encode()).decode()
+        return {"peer": self.peer, "out": self.outgoing, "msg": encoded}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, object]) -> Entry:
+        """Parse `to_json` output."""
+        peer = raw["peer"]
+        if not is_hex(peer, 64) or not isinstance(raw["out"], bool):
+            raise ValueError("malformed history entry")
+        assert isinstance(peer, str)
+        message = FrankedMessage.decode(base64.b64decode(str(raw["msg"]), validate=True))
+        return cls(peer, raw["out"], message)
+
+
+@dataclass
+class State:
+    """Everything this device remembers; `store` seals it."""
+
+    owner: str
+    device: dm.LocalDevice
+    sessions: dm.DeviceSessions
+    processed: set[str] = field(default_factory=set)
+    bundle_at: int = 0
+    history: list[Entry] = field(default_factory=list)
+
+
+def folder(home: Path) -> Path:
+    """Where the DM state lives under the CLI's home."""
+    return home / "dm"
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(path)
+
+
+def _state_key(home: Path, passphrase: str) -> bytes:
+    salt_path = folder(home) / SALT_FILE
+    if not salt_path.exists():
+        _write_private(salt_path, os.urandom(16))
+    return _derive(salt_path.read_bytes(), passphrase)
+
+
+@functools.lru_cache(maxsize=4)
+def _derive(salt: bytes, passphrase: str) -> bytes:
+    return hashlib.scrypt(
+        passphrase.encode(),
+        salt=salt,
+        n=_SCRYPT_N,
+        r=_SCRYPT_R,
+        p=1,
+        maxmem=_SCRYPT_MAXMEM,
+        dklen=32,
+    )
+
+
+def store(home: Path, passphrase: str, state: State) -> None:
+    """Seal and write the state (mode 0600)."""
+    plain = json.dumps(
+        {
+            "v": 1,
+            "owner": state.owner,
+            "device": state.device.to_json(),
+            "sessions": base64.b64encode(state.sessions.to_bytes()).decode(),
+            "processed": sorted(state.processed),
+            "bundle_at": state.bundle_at,
+            "history": [entry.to_json() for entry in state.history],
+        },
+        separators=(",", ":"),
+    ).encode()
+    nonce = os.urandom(_NONCE_SIZE)
+    key = _state_key(home, passphrase)
+    sealed = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(plain, _AAD, nonce, key)
+    _write_private(folder(home) / STATE_FILE, _MAGIC + nonce + sealed)
+
+
+def load(home: Path, passphrase: str, owner: str) -> State:
+    """Open the sealed state; no state, a wrong passphrase or another key's state raise DmError."""
+    path = folder(home) / STATE_FILE
+    if not path.exists():
+        raise DmError(f"no DM device in {home}: run 'koinon dm init'")
+    data = path.read_bytes()
+    if not data.startswith(_MAGIC):
+        raise DmError(f"{path} is not a Koinon DM state file")
+    nonce, sealed = data[4 : 4 + _NONCE_SIZE], data[4 + _NONCE_SIZE :]
+    try:
+        plain = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+            sealed, _AAD, nonce, _state_key(home, passphrase)
+        )
+    except nacl.exceptions.CryptoError:
+        raise DmError(f"cannot open {path}: wrong passphrase or damaged file") from None
+    try:
+        raw = json.loads(plain)
+        if raw["v"] != 1:
+            raise DmError(f"{path}: unknown state version")
+        sessions = dm.DeviceSessions.from_bytes(base64.b64decode(raw["sessions"]), os.urandom)
+        state = State(
+            raw["owner"],
+            dm.LocalDevice.from_json(raw["device"]),
+            sessions,
+            set(raw["processed"]),
+            int(raw["bundle_at"]),
+            [Entry.from_json(item) for item in raw.get("history", [])],
+        )
+    except (KeyError, ValueError, TypeError, binascii.Error, KoinonError) as exc:
+        if isinstance(exc, DmError):
+            raise
+        raise DmError(f"{path} is malformed") from None
+    if state.owner != owner:
+        raise DmError(f"{path} belongs to another key: run 'koinon dm init --force'")
+    return state
+
+
+def unlock(args: argparse.Namespace) -> tuple[Path, str, SecretKey]:
+    """The home, the passphrase (asked once) and the user's key."""
+    home = keystore.home(args.home)
+    path = keystore.key_path(home)
+    if not path.exists():
+        raise keystore.KeyStoreError(
+            f"no key in {home}: run 'koinon key new' or 'koinon key import'"
+        )
+    passphrase = keystore.passphrase()
+    return home, passphrase, SecretKey(ncryptsec.decrypt(path.read_text().strip(), passphrase))
+
+
+def find_entry(state: State, prefix: str) -> Entry:
+    """The history entry whose id starts with `prefix` (at least 8 hex characters, unique)."""
+    prefix = prefix.strip().lower()
+    if len(prefix) < 8 or not is_hex(prefix, len(prefix)):
+        raise DmError("a message id is at least 8 hex characters (see 'koinon dm history')")
+    found = {entry.id: entry for entry in state.history if entry.id.startswith(prefix)}
+    if not found:
+        raise DmError(f"no message {prefix} in this device's history (see 'koinon dm history')")
+    if len(found) > 1:
+        raise DmError(f"{prefix} matches {len(found)} messages: give more characters")
+    return next(iter(found.values()))
