@@ -12,9 +12,9 @@ class Params:
     """The reward mechanism's parameters; the defaults are the network's values."""
 
     # Trust: personalized PageRank over follows, restarting at the seeds.
-    trust_damping: float = 0.8  # probability a trust walk follows an edge instead of restarting
+    trust_damping: float = 0.85  # probability a trust walk follows an edge instead of restarting
     trust_iterations: int = 40  # fixed count, so every node runs the same arithmetic
-    trust_cap: float = 20.0  # no voter weighs more than this many times the mean voter
+    trust_full: float = 0.25  # trust (times the typical trust) that gives a voter full weight
     misleading_trust_factor: float = 0.5  # trust kept by an author of a post settled misleading
 
     # Votes: each voter's trust is a budget shared by all their votes in the epoch.
@@ -30,7 +30,6 @@ class Params:
     # Split of the pool, and curation.
     author_share: float = 0.75  # the rest of the pool pays curators
     curation_floor: float = 0.1  # share of a curation weight that the latest voter still gets
-    curation_trust_ref: float = 0.5  # voters with this fraction of mean trust curate at full rate
 
     # Bonds.
     slash_fraction: float = 1.0  # part of a bond slashed when its post is settled misleading
@@ -51,11 +50,10 @@ class Params:
         if self.trust_damping >= 1.0:
             raise invalid("trust_damping must be below 1")
         positive = {
-            "trust_cap": self.trust_cap,
+            "trust_full": self.trust_full,
             "cluster_resolution": self.cluster_resolution,
             "in_cluster_tolerance": self.in_cluster_tolerance,
             "concave_knee": self.concave_knee,
-            "curation_trust_ref": self.curation_trust_ref,
         }
         for name, value in positive.items():
             if not value > 0.0:

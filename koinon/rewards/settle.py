@@ -1,0 +1,81 @@
+"""Settling an epoch: a pure, deterministic function from its events to payouts and slashes, so
+that every node recomputes the same Merkle root of payouts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from koinon.rewards.allocate import allocate
+from koinon.rewards.arrays import from_input
+from koinon.rewards.bonds import misleading_posts, slash_bonds
+from koinon.rewards.model import EpochInput, EpochResult, Payout, PostReward
+from koinon.rewards.params import DEFAULT_PARAMS, Params
+from koinon.rewards.tally import tally
+
+_PPM = 1_000_000
+
+
+def split_pool(pool: int, params: Params) -> tuple[int, int]:
+    """The pool's author part and curation part, in base units."""
+    author = pool * round(params.author_share * _PPM) // _PPM
+    return author, pool - author
+
+
+def settle_epoch(epoch: EpochInput, params: Params = DEFAULT_PARAMS) -> EpochResult:
+    """Payouts and slashes of one epoch; the order of the input's records does not matter."""
+    arrays, accounts, post_ids = from_input(epoch)
+    index = {pk: i for i, pk in enumerate(accounts)}
+    misleading = misleading_posts(epoch.outcomes)
+    slashes, to_writers = slash_bonds(epoch.bonds, misleading, params)
+    penalized = np.array(sorted({index[s.owner] for s in slashes if s.owner in index}), np.int64)
+    result = tally(arrays, params, penalized)
+
+    author_pool, curation_pool = split_pool(epoch.pool, params)
+    if not (result.curation_weight > 0.0).any():
+        author_pool, curation_pool = epoch.pool, 0
+    post_parts = allocate(author_pool, result.post_score)
+    undistributed = author_pool - sum(post_parts)
+    curation_parts = allocate(curation_pool, result.curation_weight)
+    if undistributed:  # nothing earned anything: the whole pool waits for a later epoch
+        undistributed, curation_parts = epoch.pool, [0] * len(accounts)
+
+    author_parts = [0] * len(accounts)
+    for author, part in zip(arrays.post_author.tolist(), post_parts, strict=True):
+        author_parts[author] += part
+    payouts: dict[str, Payout] = {}
+    for i, pubkey in enumerate(accounts):
+        if author_parts[i] or curation_parts[i]:
+            payouts[pubkey] = Payout(
+                pubkey=pubkey,
+                amount=author_parts[i] + curation_parts[i],
+                author=author_parts[i],
+                curation=curation_parts[i],
+                notes=0,
+            )
+    for writer, amount in to_writers.items():
+        known = payouts.get(writer)
+        base = known or Payout(pubkey=writer, amount=0, author=0, curation=0, notes=0)
+        payouts[writer] = Payout(
+            pubkey=writer,
+            amount=base.amount + amount,
+            author=base.author,
+            curation=base.curation,
+            notes=base.notes + amount,
+        )
+    posts = tuple(
+        PostReward(post_id=pid, author=accounts[author], amount=part, score=float(score))
+        for pid, author, part, score in zip(
+            post_ids,
+            arrays.post_author.tolist(),
+            post_parts,
+            result.post_score.tolist(),
+            strict=True,
+        )
+    )
+    return EpochResult(
+        epoch=epoch.epoch,
+        payouts=tuple(payouts[pk] for pk in sorted(payouts)),
+        slashes=slashes,
+        posts=posts,
+        undistributed=undistributed,
+    )

@@ -1,0 +1,79 @@
+"""The mechanism on arrays: trust, vote budgets, clusters, concave support with bridging,
+downvotes and curation, giving each post a score and each account its reward weights.
+
+The floats here are computed with additions, multiplications, divisions, square roots and sparse
+products in a fixed order, which IEEE 754 makes identical on every machine; settle.py turns them
+into integer payouts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from koinon.rewards.arrays import EpochArrays, FloatArray, IntArray, weighted_sum
+from koinon.rewards.bridging import cluster_support, with_bridging
+from koinon.rewards.budget import vote_mass
+from koinon.rewards.clusters import in_cluster_factor, label_clusters
+from koinon.rewards.curation import curation_rewards
+from koinon.rewards.downvotes import downvote_pressure, net_score
+from koinon.rewards.params import Params
+from koinon.rewards.trust import penalize_misleading, propagate_trust, voter_weights
+
+
+@dataclass(frozen=True, eq=False)
+class Tally:
+    """Everything the mechanism computed for an epoch, before integer rounding."""
+
+    trust: FloatArray  # per account, sums to 1
+    weight: FloatArray  # per account, voting weight in [0, 1]
+    cluster: IntArray  # per account, its cluster label
+    post_score: FloatArray  # per post, what its author is paid in proportion to
+    author_weight: FloatArray  # per account, sum of its posts' scores
+    curation_weight: FloatArray  # per account
+
+
+def tally(epoch: EpochArrays, params: Params, penalized: IntArray | None = None) -> Tally:
+    """Run the mechanism; `penalized` accounts (owners of slashed bonds) lose trust weight too."""
+    n = epoch.n_accounts
+    trust = propagate_trust(n, epoch.follow_src, epoch.follow_dst, epoch.seeds, params)
+    weight = voter_weights(trust, params)
+    offenders = epoch.post_author[epoch.misleading]
+    if penalized is not None:
+        offenders = np.concatenate([offenders, penalized])
+    weight = penalize_misleading(weight, offenders, params)
+
+    votes = vote_mass(epoch, weight, params)
+    up = votes.up & (votes.mass > 0.0)
+    voter, post, mass = epoch.vote_voter[up], epoch.vote_post[up], votes.mass[up]
+    author = epoch.post_author[post]
+    cluster = label_clusters(n, voter, author, mass, params)
+    authors = np.unique(epoch.post_author)
+    effective = mass * in_cluster_factor(cluster, voter, author, mass, authors, weight, params)
+
+    knee = params.concave_knee * (float(mass.sum()) / mass.shape[0]) if mass.shape[0] else 1.0
+    support = cluster_support(post, cluster[voter], effective, epoch.n_posts, n, knee)
+    down = votes.down & (votes.mass > 0.0)
+    pressure = downvote_pressure(
+        epoch.vote_post[down],
+        cluster[epoch.vote_voter[down]],
+        votes.mass[down],
+        epoch.n_posts,
+        n,
+        knee,
+    )
+    score = net_score(with_bridging(support, params.bridging_bonus), pressure)
+    score[epoch.misleading] = 0.0
+    author_weight = weighted_sum(epoch.post_author, score, n)
+    curation = curation_rewards(
+        voter, post, epoch.vote_time[up], effective, score, n, params.curation_floor
+    )
+    return Tally(
+        trust=trust,
+        weight=weight,
+        cluster=cluster,
+        post_score=score,
+        author_weight=author_weight,
+        curation_weight=curation,
+    )
