@@ -19,13 +19,16 @@ from aiohttp import web
 
 from koinon.api.franking import FrankingApi
 from koinon.api.ledger import LedgerApi
+from koinon.api.rewards import RewardsApi
 from koinon.api.routes import Api
 from koinon.core.keys import SecretKey
 from koinon.errors import KoinonError
 from koinon.pipeline import AcceptPipeline
 from koinon.relay.info import relay_information
 from koinon.relay.server import TRANSPORT_LIMIT_FACTOR, Relay
+from koinon.rewards.config import RewardsConfig
 from koinon.services.heads import TreeHeadService
+from koinon.services.settlement import SettlementService
 from koinon.settings import Settings
 from koinon.store.log import LogError
 from koinon.store.sqlite import SqliteStore
@@ -91,6 +94,7 @@ class Node:
         self._tasks: list[asyncio.Task[None]] = []
         self._chain: AnchorClient | None = None
         self.anchoring: AnchoringService | None = None
+        self.settlement: SettlementService | None = None
 
     @property
     def ws_url(self) -> str:
@@ -158,6 +162,9 @@ class Node:
         ledger = LedgerApi(store, self.heads.sign_now, ledger_info)
         app.add_routes(api.routes())
         app.add_routes(ledger.routes())
+        if self.settings.rewards:
+            self.settlement = await self._settlement_service(store, pipeline, key, ledger_info)
+            app.add_routes(RewardsApi(self.settlement, ledger_info.get("rewards")).routes())
         stamps = FrankingApi(key.raw, self.http_url, self.clock, self.random_bytes)
         app.add_routes(stamps.routes())
         self._tasks.append(asyncio.create_task(self.heads.run(self.settings.head_interval)))
@@ -170,6 +177,51 @@ class Node:
         )
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
+
+    async def _settlement_service(
+        self,
+        store: SqliteStore,
+        pipeline: AcceptPipeline,
+        key: SecretKey,
+        ledger_info: dict[str, object],
+    ) -> SettlementService:
+        settings = self.settings
+        config = RewardsConfig(
+            genesis=settings.rewards_genesis,
+            epoch_seconds=settings.epoch_seconds,
+            pool_per_epoch=settings.pool_per_epoch,
+            trust_seeds=settings.trust_seeds,
+            note_labelers=settings.note_labelers or (key.public_key,),
+        )
+        quorum = None
+        if self._chain is not None:
+            from koinon.chain import ChainError
+            from koinon.chain.rewards import rewards_beside
+
+            try:
+                contracts = await asyncio.to_thread(
+                    rewards_beside, self._chain, key.raw, data_dir=settings.data_dir / "chain"
+                )
+            except ChainError as exc:
+                raise NodeError(f"cannot open the rewards contracts: {exc}") from exc
+            quorum = contracts.quorum
+            ledger_info["rewards"] = {
+                "chain_id": contracts.chain_id,
+                "contracts": contracts.addresses.as_json(),
+            }
+        service = SettlementService(
+            store,
+            pipeline,
+            key,
+            config,
+            settings.data_dir / "rewards",
+            self.clock,
+            self.random_bytes,
+            delay=settings.settle_delay,
+            quorum=quorum,
+        )
+        self._tasks.append(asyncio.create_task(service.run(settings.settle_interval)))
+        return service
 
     async def _open_chain(self, key: SecretKey) -> AnchorClient:
         from koinon.chain import ChainError

@@ -1,0 +1,65 @@
+"""Checking a node's settlement of an epoch from its published inputs: every signature, the inputs
+digest, then the whole settlement recomputed and compared with the node's signed record."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from koinon.core.event import Event, verify_event
+from koinon.errors import KoinonError, Rejected
+from koinon.rewards.config import RewardsConfig
+from koinon.rewards.settlement import (
+    Settlement,
+    SettlementRecord,
+    inputs_digest,
+    parse_record,
+    settle,
+)
+
+
+class SettlementMismatch(KoinonError):
+    """The node's settlement does not follow from the events it says it settled."""
+
+
+@dataclass(frozen=True)
+class AuditedEpoch:
+    """An epoch whose record was recomputed and matched."""
+
+    record: SettlementRecord
+    settlement: Settlement
+
+
+def audit_epoch(
+    config: RewardsConfig, node: str, record_event: Event, events: Sequence[Event], epoch: int
+) -> AuditedEpoch:
+    """Recompute epoch `epoch` from `events` and check it against the node's `record_event`.
+
+    Raises `SettlementMismatch` naming the first check that fails.
+    """
+    try:
+        verify_event(record_event)
+        record = parse_record(record_event)
+    except Rejected as exc:
+        raise SettlementMismatch(f"the settlement record is not valid: {exc.message}") from None
+    if record.node != node:
+        raise SettlementMismatch("the settlement record is not signed by the node's key")
+    if record.epoch != epoch:
+        raise SettlementMismatch(f"the record is for epoch {record.epoch}, not {epoch}")
+    for event in events:
+        try:
+            verify_event(event)
+        except Rejected as exc:
+            raise SettlementMismatch(
+                f"input event {event.id} is not valid: {exc.message}"
+            ) from None
+    if inputs_digest(events) != record.inputs:
+        raise SettlementMismatch("the published inputs are not the ones the record names")
+    settlement = settle(events, config, epoch)
+    if settlement.root != record.root:
+        raise SettlementMismatch(
+            f"recomputed root {settlement.root.hex()} differs from the record's {record.root.hex()}"
+        )
+    if (settlement.total, len(settlement.payouts)) != (record.total, record.payouts):
+        raise SettlementMismatch("the record's totals differ from the recomputed settlement")
+    return AuditedEpoch(record, settlement)

@@ -1,0 +1,146 @@
+"""One epoch settled from its events: the mechanism's payouts and slashes as a settlement tree.
+
+`settle(events, config, epoch)` is what a node runs and what `koinon rewards verify-epoch`
+recomputes; the same events in any order give the same root. The node signs the outcome as a
+kind-3963 settlement record (`docs/protocol.md`), and the operator quorum finalizes its root on
+chain, where the `RewardDistributor` pays claims and `StakeBonds` settles bonds against it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from koinon.core.event import Event, is_hex
+from koinon.errors import invalid
+from koinon.rewards.accounts import payout_address
+from koinon.rewards.config import RewardsConfig
+from koinon.rewards.events import epoch_input
+from koinon.rewards.model import EpochInput, EpochResult
+from koinon.rewards.params import Params
+from koinon.rewards.settle import settle_epoch
+from koinon.rewards.tree import BondLeaf, PayoutLeaf, Proof, SettlementTree
+
+SETTLEMENT_RECORD = 3963
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """An epoch's result with its tree: what the quorum finalizes and claims are proved against."""
+
+    epoch: int
+    result: EpochResult
+    payouts: tuple[PayoutLeaf, ...]
+    bonds: tuple[BondLeaf, ...]
+    tree: SettlementTree
+    inputs: str  # hex SHA-256 over the sorted ids of the events that were settled
+
+    @property
+    def root(self) -> bytes:
+        """The settlement root (32 zero bytes when nothing is owed)."""
+        return self.tree.root
+
+    @property
+    def total(self) -> int:
+        """The sum of all payouts: the most the distributor mints for this epoch."""
+        return sum(leaf.amount for leaf in self.payouts)
+
+    def payout_of(self, pubkey: str) -> PayoutLeaf | None:
+        """The payout leaf of the user with x-only key `pubkey`, if they earned anything."""
+        account = payout_address(bytes.fromhex(pubkey))
+        return next((leaf for leaf in self.payouts if leaf.account == account), None)
+
+    def proof(self, leaf: PayoutLeaf | BondLeaf) -> Proof:
+        """The proof of one of this settlement's leaves."""
+        return self.tree.proof(leaf)
+
+
+def inputs_digest(events: Iterable[Event]) -> str:
+    """A digest of which events were settled: SHA-256 over their sorted, concatenated ids."""
+    ids = sorted({event.id for event in events})
+    return hashlib.sha256(bytes.fromhex("".join(ids))).hexdigest()
+
+
+def settle_input(epoch_in: EpochInput, inputs: str, params: Params | None = None) -> Settlement:
+    """Settle an already-read epoch input (the simulation and benchmarks start here)."""
+    result = settle_epoch(epoch_in, params or Params())
+    payouts = tuple(
+        PayoutLeaf(result.epoch, payout_address(bytes.fromhex(p.pubkey)), p.amount)
+        for p in result.payouts
+        if p.amount > 0
+    )
+    slashed = {(s.event_id, s.owner): s.amount for s in result.slashes}
+    bonds = tuple(
+        BondLeaf(
+            result.epoch,
+            bytes.fromhex(bond.event_id),
+            payout_address(bytes.fromhex(bond.owner)),
+            slashed.get((bond.event_id, bond.owner), 0),
+        )
+        for bond in sorted(epoch_in.bonds, key=lambda b: (b.event_id, b.owner))
+    )
+    tree = SettlementTree.of((*payouts, *bonds))
+    return Settlement(result.epoch, result, payouts, bonds, tree, inputs)
+
+
+def settle(
+    events: Iterable[Event], config: RewardsConfig, epoch: int, params: Params | None = None
+) -> Settlement:
+    """Settle `epoch` from verified `events` under `config`; the order of `events` is irrelevant."""
+    chosen = list(events)
+    epoch_in = epoch_input(chosen, config, epoch)
+    return settle_input(epoch_in, inputs_digest(chosen), params)
+
+
+@dataclass(frozen=True)
+class SettlementRecord:
+    """What a node's kind-3963 event states about an epoch it settled."""
+
+    node: str
+    epoch: int
+    root: bytes
+    total: int
+    payouts: int
+    inputs: str
+    event_id: str
+
+
+def record_template(
+    settlement: Settlement, config: RewardsConfig
+) -> tuple[int, str, list[list[str]]]:
+    """(kind, content, tags) of the node's settlement record; sign it with the node key."""
+    tags = [
+        ["epoch", str(settlement.epoch)],
+        ["root", settlement.root.hex()],
+        ["total", str(settlement.total)],
+        ["payouts", str(len(settlement.payouts))],
+        ["inputs", settlement.inputs],
+        ["pool", str(config.pool_per_epoch)],
+    ]
+    return SETTLEMENT_RECORD, "", tags
+
+
+def parse_record(event: Event) -> SettlementRecord:
+    """Read a settlement record; raises `Rejected` (invalid) when it is not a well-formed one."""
+    if event.kind != SETTLEMENT_RECORD:
+        raise invalid(f"a settlement record is kind {SETTLEMENT_RECORD}")
+    values = {
+        name: event.first_tag(name) for name in ("epoch", "root", "total", "payouts", "inputs")
+    }
+    for name in ("epoch", "total", "payouts"):
+        value = values[name]
+        if value is None or not (value.isascii() and value.isdigit()):
+            raise invalid(f"settlement record {name} must be a decimal integer")
+    root, inputs = values["root"], values["inputs"]
+    if not is_hex(root, 64) or not is_hex(inputs, 64):
+        raise invalid("settlement record root and inputs must be 64 hex characters")
+    return SettlementRecord(
+        node=event.pubkey,
+        epoch=int(values["epoch"] or 0),
+        root=bytes.fromhex(str(root)),
+        total=int(values["total"] or 0),
+        payouts=int(values["payouts"] or 0),
+        inputs=str(inputs),
+        event_id=event.id,
+    )

@@ -1,0 +1,136 @@
+"""Settles each finished rewards epoch: reads its events, signs a kind-3963 record, keeps the exact
+inputs for verifiers, and submits the root to the operator quorum on chain when there is one."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from koinon.core.event import Event, decode_event, sign_event
+from koinon.core.filters import parse_filter
+from koinon.core.keys import SecretKey
+from koinon.pipeline import AcceptPipeline
+from koinon.rewards.config import RewardsConfig
+from koinon.rewards.events import epoch_filters
+from koinon.rewards.settlement import Settlement, record_template, settle
+from koinon.store.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
+
+
+class RootSubmitter(Protocol):
+    """Where a settlement root goes to be finalized (the operator quorum contract)."""
+
+    def submit_root(self, epoch: int, root: bytes, total: int) -> object: ...
+
+
+class SettlementService:
+    """Settles epochs once `delay` seconds have passed after their end (late events replicate)."""
+
+    def __init__(
+        self,
+        store: SqliteStore,
+        pipeline: AcceptPipeline,
+        key: SecretKey,
+        config: RewardsConfig,
+        folder: Path,
+        clock: Callable[[], float],
+        random_bytes: Callable[[int], bytes],
+        *,
+        delay: float,
+        quorum: RootSubmitter | None = None,
+    ) -> None:
+        self.store = store
+        self.pipeline = pipeline
+        self.key = key
+        self.config = config
+        self.folder = folder
+        self.clock = clock
+        self.random_bytes = random_bytes
+        self.delay = delay
+        self.quorum = quorum
+        self._lock = asyncio.Lock()
+
+    def inputs_path(self, epoch: int) -> Path:
+        """The file holding the events epoch `epoch` was settled from, one JSON per line."""
+        return self.folder / f"epoch-{epoch}.events.jsonl"
+
+    def record_path(self, epoch: int) -> Path:
+        """The file holding the signed settlement record of epoch `epoch`."""
+        return self.folder / f"epoch-{epoch}.record.json"
+
+    def due(self) -> int:
+        """The newest epoch whose end is at least `delay` seconds in the past (-1 for none)."""
+        return self.config.epoch_at(int(self.clock() - self.delay)) - 1
+
+    async def inputs(self, epoch: int) -> list[Event] | None:
+        """The events epoch `epoch` was settled from, or None when it was not settled here."""
+        try:
+            data = await asyncio.to_thread(self.inputs_path(epoch).read_bytes)
+        except FileNotFoundError:
+            return None
+        return [decode_event(line) for line in data.splitlines() if line]
+
+    async def record(self, epoch: int) -> Event | None:
+        """The node's signed record of epoch `epoch`, if it settled it."""
+        try:
+            data = await asyncio.to_thread(self.record_path(epoch).read_bytes)
+        except FileNotFoundError:
+            return None
+        return decode_event(data)
+
+    async def settle(self, epoch: int) -> Settlement:
+        """Settle `epoch`, publish the record and submit the root; once settled, an epoch stays
+        as it was (asking again recomputes it from the kept inputs, publishing nothing new)."""
+        async with self._lock:
+            kept = await self.inputs(epoch)
+            if kept is not None and self.record_path(epoch).exists():
+                return await asyncio.to_thread(settle, kept, self.config, epoch)
+            filters = [parse_filter(raw) for raw in epoch_filters(self.config, epoch)]
+            found = await self.store.query_all(filters)
+            events = [decode_event(raw) for raw in found]
+            settlement = await asyncio.to_thread(settle, events, self.config, epoch)
+            kind, content, tags = record_template(settlement, self.config)
+            record = sign_event(
+                self.key.raw,
+                kind=kind,
+                content=content,
+                tags=tags,
+                created_at=int(self.clock()),
+                aux_rand=self.random_bytes(32),
+            )
+            lines = b"".join(raw + b"\n" for raw in sorted(found))
+            await asyncio.to_thread(_write_atomic, self.inputs_path(epoch), lines)
+            await asyncio.to_thread(_write_atomic, self.record_path(epoch), record.to_json())
+            await self.pipeline.accept(record)
+            if self.quorum is not None and settlement.total > 0:
+                await asyncio.to_thread(
+                    self.quorum.submit_root, epoch, settlement.root, settlement.total
+                )
+            log.info("settled epoch %d: root %s", epoch, settlement.root.hex())
+            return settlement
+
+    async def run(self, interval: float) -> None:
+        """Settle each epoch as it becomes due, for as long as the node runs."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                epoch = self.due()
+                if epoch >= 0 and not self.record_path(epoch).exists():
+                    await self.settle(epoch)
+            except Exception:
+                log.exception("settling an epoch failed")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    with temporary.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    temporary.replace(path)

@@ -1,0 +1,145 @@
+"""Epoch settlement on a real in-process node (SQLite, websockets, embedded EVM): the node settles
+an epoch from its stored events, signs and publishes a kind-3963 record, serves the exact inputs,
+and its root is finalized by the on-chain quorum; an audit from the served data agrees."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from koinon.core.event import Event, parse_event
+from koinon.node import Node
+from koinon.rewards.accounts import payout_address
+from koinon.rewards.audit import audit_epoch
+from koinon.rewards.config import RewardsConfig
+from koinon.rewards.settlement import SETTLEMENT_RECORD, parse_record
+from koinon.rewards.tree import PayoutLeaf, verify_proof
+from koinon.settings import Settings
+from tests.helpers import connect, make_event, make_key, pubkey_of
+
+pytestmark = pytest.mark.system
+
+EPOCH_SECONDS = 100
+KEYS = [make_key(700 + i) for i in range(5)]
+SEED = pubkey_of(KEYS[0])
+
+
+def settings(data_dir: Path, genesis: int, anchoring: bool) -> Settings:
+    return Settings(
+        data_dir=data_dir,
+        host="127.0.0.1",
+        port=0,
+        anchoring=anchoring,
+        anchor_interval=3600,
+        rewards_genesis=genesis,
+        epoch_seconds=EPOCH_SECONDS,
+        trust_seeds=(SEED,),
+        settle_interval=3600,
+    )
+
+
+@pytest.fixture(params=[False, True], ids=["no-chain", "embedded-chain"])
+async def node(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Node]:
+    genesis = int(time.time()) - 10 * EPOCH_SECONDS
+    running = Node(settings(tmp_path / "node", genesis, request.param))
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+def epoch_events(start: int) -> list[Event]:
+    """Everyone follows everyone; three posts; everyone up-votes the others' posts."""
+    events = [
+        make_event(k, 3, "", [["p", pubkey_of(o)] for o in KEYS if o != k], start - 50)
+        for k in KEYS
+    ]
+    posts = [make_event(KEYS[i], 1, f"post {i}", created_at=start + i) for i in range(3)]
+    events += posts
+    for i, key in enumerate(KEYS):
+        for post in posts:
+            if post.pubkey != pubkey_of(key):
+                events.append(
+                    make_event(key, 7, "+", [["e", post.id], ["p", post.pubkey]], start + 10 + i)
+                )
+    return events
+
+
+async def get(node: Node, path: str) -> Any:
+    async with aiohttp.ClientSession() as http, http.get(node.http_url + path) as response:
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+
+async def test_an_epoch_is_settled_published_served_and_finalized(node: Node) -> None:
+    assert node.settlement is not None
+    config_body = await get(node, "/rewards/config")
+    config = RewardsConfig.from_dict(config_body)
+    epoch = 5
+    start, _ = config.window(epoch)
+    events = epoch_events(start)
+    async with connect(node.ws_url) as client:
+        for event in events:
+            assert await client.publish(event) == (True, "")
+    settlement = await node.settlement.settle(epoch)
+    assert settlement.total == config.pool_per_epoch
+    assert len(settlement.payouts) == len(KEYS)
+
+    async with connect(node.ws_url) as client:
+        records = await client.query(
+            {"kinds": [SETTLEMENT_RECORD], "authors": [node.key.public_key]}
+        )
+    record = parse_record(parse_event(records[0]))
+    assert (record.epoch, record.root, record.total) == (epoch, settlement.root, settlement.total)
+
+    body = await get(node, f"/rewards/epochs/{epoch}")
+    assert body["root"] == settlement.root.hex()
+    assert sum(int(p["amount"]) for p in body["payouts"]) == settlement.total
+    served = [parse_event(raw) for raw in await get(node, f"/rewards/epochs/{epoch}/events")]
+    assert {e.id for e in served} == {e.id for e in events}
+    audited = audit_epoch(config, node.key.public_key, parse_event(body["record"]), served, epoch)
+    assert audited.settlement.root == settlement.root
+
+    author = pubkey_of(KEYS[1])
+    proof = await get(node, f"/rewards/epochs/{epoch}/proof/{author}")
+    leaf = PayoutLeaf(epoch, payout_address(bytes.fromhex(author)), int(proof["amount"]))
+    assert verify_proof(leaf, [bytes.fromhex(p) for p in proof["proof"]], settlement.root)
+
+    if config_body["chain"] is not None:
+        from koinon.chain.rewards import rewards_beside
+
+        assert node._chain is not None
+        contracts = rewards_beside(
+            node._chain, node.key.raw, data_dir=node.settings.data_dir / "chain"
+        )
+        finalized = contracts.quorum.finalized(epoch)
+        assert finalized is not None
+        assert (finalized.root, finalized.total) == (settlement.root, settlement.total)
+
+
+async def test_settling_twice_gives_the_same_root(node: Node) -> None:
+    assert node.settlement is not None
+    config = node.settlement.config
+    start, _ = config.window(3)
+    async with connect(node.ws_url) as client:
+        for event in epoch_events(start):
+            assert await client.publish(event) == (True, "")
+    first = await node.settlement.settle(3)
+    assert (await node.settlement.settle(3)).root == first.root
+
+
+async def test_unknown_epochs_and_bad_numbers_get_problems(node: Node) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(node.http_url + "/rewards/epochs/2") as response:
+            assert response.status == 404
+            assert (await response.json())["reason"] == "invalid"
+        async with http.get(node.http_url + "/rewards/epochs/x1") as response:
+            assert response.status == 400
+        async with http.get(node.http_url + "/rewards/epochs/2/proof/nobody") as response:
+            assert response.status == 400
