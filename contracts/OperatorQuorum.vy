@@ -196,6 +196,13 @@ def has_submitted(epoch: uint256, operator: address) -> bool:
 
 @view
 @external
+def submission_of(epoch: uint256, operator: address) -> bytes32:
+    """@notice keccak256(abi.encode(root, total)) of what `operator` submitted for `epoch`, or 0x0."""
+    return self._submitted[epoch][operator]
+
+
+@view
+@external
 def operators() -> DynArray[address, MAX_OPERATORS]:
     """@notice The current operators (in no particular order)."""
     return self._operators

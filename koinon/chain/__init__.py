@@ -1,5 +1,7 @@
-"""Anchoring tree heads on an EVM chain: the embedded py-evm chain or any JSON-RPC node."""
+"""Koinon on an EVM chain (the embedded py-evm chain or any JSON-RPC node): anchoring tree
+heads, and the rewards contracts (KOIN, operator quorum, distributor, bonds)."""
 
+from koinon.chain.calls import CallReceipt
 from koinon.chain.client import AnchorClient
 from koinon.chain.connection import connect, operator_address
 from koinon.chain.errors import (
@@ -7,8 +9,13 @@ from koinon.chain.errors import (
     AnchorRejected,
     ChainError,
     ChainUnavailable,
+    ContractRejected,
+    RewardsRejected,
 )
+from koinon.chain.quorum import FinalizedRoot, RootSubmission
 from koinon.chain.records import AnchorReceipt, AnchorRecord
+from koinon.chain.rewards import RewardsClient, connect_rewards, rewards_beside
+from koinon.chain.rewards_deployment import RewardsAddresses
 
 __all__ = [
     "AnchorClient",
@@ -16,8 +23,17 @@ __all__ = [
     "AnchorReceipt",
     "AnchorRecord",
     "AnchorRejected",
+    "CallReceipt",
     "ChainError",
     "ChainUnavailable",
+    "ContractRejected",
+    "FinalizedRoot",
+    "RewardsAddresses",
+    "RewardsClient",
+    "RewardsRejected",
+    "RootSubmission",
     "connect",
+    "connect_rewards",
     "operator_address",
+    "rewards_beside",
 ]

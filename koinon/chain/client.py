@@ -23,6 +23,7 @@ from koinon.chain.artifacts import load_artifact
 from koinon.chain.deployment import REGISTRY
 from koinon.chain.errors import (
     AnchorNotFound,
+    AnchorRejected,
     ChainError,
     translated,
     unreachable_translated,
@@ -70,6 +71,16 @@ class AnchorClient:
         self.operator_address: ChecksumAddress = operator.address
         self.backend_kind = backend.kind
 
+    @property
+    def backend(self) -> ChainBackend:
+        """The chain this client talks to (other clients on the same chain share it)."""
+        return self._backend
+
+    @property
+    def lock(self) -> threading.Lock:
+        """The lock that serialises calls on this chain; clients sharing the chain share it."""
+        return self._lock
+
     def anchor(self, root: bytes, size: int) -> AnchorReceipt:
         """Record tree head `root` at `size` leaves; returns once the transaction is mined.
 
@@ -85,7 +96,7 @@ class AnchorClient:
         tx: TxParams = {"to": self.contract_address, "data": data}
         with self._lock:
             # A dry run first: a refusal costs no gas and comes back with its reason.
-            with translated("anchor", rejected=True):
+            with translated("anchor", rejected=AnchorRejected):
                 call.call({"from": self.operator_address})
             with translated("anchor"):
                 receipt = send(self._w3, self._operator, tx, gas=ANCHOR_GAS, timeout=self._timeout)

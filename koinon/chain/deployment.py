@@ -51,10 +51,14 @@ def recall(data_dir: Path, chain_id: int) -> ChecksumAddress | None:
 
 def remember(data_dir: Path, chain_id: int, address: ChecksumAddress) -> None:
     """Write the registry address to `data_dir` atomically."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    target = data_dir / REGISTRY_FILE
+    write_document(data_dir / REGISTRY_FILE, {"address": address, "chain_id": chain_id})
+
+
+def write_document(target: Path, document: dict[str, object]) -> None:
+    """Write `document` as JSON to `target` atomically (a crash leaves the old file or the new)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_suffix(".tmp")
-    text = json.dumps({"address": address, "chain_id": chain_id}, indent=2) + "\n"
+    text = json.dumps(document, indent=2) + "\n"
     with temporary.open("w", encoding="utf-8") as handle:
         handle.write(text)
         handle.flush()

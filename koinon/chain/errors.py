@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import eth_tester.exceptions as tester
@@ -40,12 +40,28 @@ class ChainUnavailable(ChainError):
     """
 
 
-class AnchorRejected(ChainError):
+class ContractRejected(ChainError):
+    """A contract refused a call (its dry run reverted); `reason` is the revert message."""
+
+    def __init__(self, action: str, reason: str) -> None:
+        super().__init__(f"{action} rejected: {reason}")
+        self.action = action
+        self.reason = reason
+
+
+class AnchorRejected(ContractRejected):
     """The registry refused an anchor; `reason` is the contract's revert message."""
 
     def __init__(self, reason: str) -> None:
-        super().__init__(f"anchor rejected: {reason}")
-        self.reason = reason
+        super().__init__("anchor", reason)
+
+
+class RewardsRejected(ContractRejected):
+    """A rewards contract refused a call: `action` ("claim", "bond", …) and the revert `reason`.
+
+    The reasons are the contracts' own messages, listed in docs/chain.md ("already claimed",
+    "bad proof", "epoch not finalized", "insufficient balance", …).
+    """
 
 
 def revert_reason(exc: BaseException) -> str:
@@ -60,11 +76,13 @@ class AnchorNotFound(ChainError, LookupError):
 
 
 @contextmanager
-def translated(action: str, *, rejected: bool = False) -> Iterator[None]:
+def translated(
+    action: str, *, rejected: Callable[[str], ContractRejected] | None = None
+) -> Iterator[None]:
     """Turn the foreign errors raised while doing `action` into `ChainError`s.
 
-    With `rejected`, a contract revert is the registry refusing the call (`AnchorRejected`);
-    otherwise it is unexpected and reported as a plain `ChainError`.
+    With `rejected`, a contract revert is the contract refusing the call: `rejected(reason)` is
+    raised (e.g. `AnchorRejected`); otherwise it is unexpected and reported as a `ChainError`.
     """
     try:
         yield
@@ -72,8 +90,8 @@ def translated(action: str, *, rejected: bool = False) -> Iterator[None]:
         raise
     except (ContractLogicError, tester.TransactionFailed) as exc:
         reason = revert_reason(exc)
-        if rejected:
-            raise AnchorRejected(reason) from exc
+        if rejected is not None:
+            raise rejected(reason) from exc
         raise ChainError(f"{action}: reverted: {reason}") from exc
     except (*_UNREACHABLE, ConnectionError) as exc:
         raise ChainUnavailable(f"{action}: chain unreachable ({type(exc).__name__})") from exc

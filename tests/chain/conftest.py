@@ -7,6 +7,8 @@
   that uses it runs against both.
 * `open_client(key)`: an `AnchorClient` for the operator `key` on `chain`, closed after the test.
 * `operator_key`: a secret key derived from the test's id, so tests sharing anvil never collide.
+* `rewards`: the four rewards contracts freshly deployed on `chain` by `operator_key`'s account
+  (owner and sole operator of the quorum, M = 1).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from koinon.chain import AnchorClient, connect
+from koinon.chain import AnchorClient, RewardsClient, connect, connect_rewards
 from koinon.chain.testing import find_anvil, run_anvil
 from tests.chain.support import ManualClock, OpenClient
 
@@ -93,3 +95,10 @@ def open_client(chain: ChainTarget, clock: ManualClock) -> Iterator[OpenClient]:
 def client(open_client: OpenClient, operator_key: bytes) -> AnchorClient:
     """This test's operator, with a registry of its own on `chain`."""
     return open_client(operator_key)
+
+
+@pytest.fixture
+def rewards(chain: ChainTarget, clock: ManualClock, operator_key: bytes) -> Iterator[RewardsClient]:
+    """This test's own rewards contracts on `chain`, used by the operator."""
+    with connect_rewards(chain.data_dir, chain.rpc_url, operator_key, clock=clock) as client:
+        yield client

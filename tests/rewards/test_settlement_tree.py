@@ -219,3 +219,22 @@ def test_malformed_proofs_fail(proof: tuple[bytes, ...]) -> None:
 def test_malformed_leaves_are_rejected(build: object) -> None:
     with pytest.raises(Rejected):
         build()  # type: ignore[operator]
+
+
+def test_the_example_of_the_protocol_doc() -> None:
+    # docs/protocol.md, "Rewards settlement tree".
+    first = PayoutLeaf(1, bytes(19) + b"\x01", 10**18)
+    bond = BondLeaf(1, b"\xab" * 32, bytes(19) + b"\x02", 5 * 10**17)
+    third = PayoutLeaf(1, bytes(19) + b"\x03", 2 * 10**18)
+    hashes = {
+        first: "b367d16ffb9b6911d97488a601ef947e08af8eaffa4057b151d6029dca5848ed",
+        bond: "f55e9ae02c5db4517c9798d03a2d27d116bd0c9d09c4e633302dba93270bdf76",
+        third: "66845ac5a3dbc7a5b979cf824b9234ed82f4879705066e8cd5326fb1959b5882",
+    }
+    for leaf, expected in hashes.items():
+        assert leaf.hash().hex() == expected
+    tree = SettlementTree.of([first, bond, third])
+    inner = "771d6da26d5435a69ad100fee5faed2bc3f9dc9d0c030b3a8f8fde3f01eef78c"
+    assert tree.root.hex() == "392927031dea0e415e27eab8ae16f185d56cd5b3069538f267037c9a6d10b9d7"
+    assert [h.hex() for h in tree.proof(first)] == [hashes[third], hashes[bond]]
+    assert [h.hex() for h in tree.proof(bond)] == [inner]
