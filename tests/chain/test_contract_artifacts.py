@@ -86,3 +86,45 @@ def test_shipped_artifact_loads() -> None:
     assert {"anchor", "anchor_count", "get_anchor", "latest", "Anchored"} <= names
     assert artifact.vyper_version == "0.4.3"
     assert artifact.bytecode_runtime in artifact.bytecode
+
+
+def test_an_edited_library_module_makes_its_importers_stale(
+    build: ModuleType,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    shutil.copytree(ROOT / "contracts", tmp_path / "contracts")
+    shutil.copytree(ROOT / "koinon" / "chain" / "artifacts", tmp_path / "artifacts")
+    monkeypatch.setattr(build, "ROOT", tmp_path)
+    monkeypatch.setattr(build, "SOURCES", tmp_path / "contracts")
+    monkeypatch.setattr(build, "ARTIFACTS", tmp_path / "artifacts")
+    assert build.main(["--check"]) == 0
+    assert "5 artifact(s) fresh" in capsys.readouterr().out  # the module itself has none
+
+    module = tmp_path / "contracts" / "lib" / "settlement_tree.vy"
+    module.write_text(
+        module.read_text().replace(
+            "MAX_DEPTH: constant(uint256) = 64", "MAX_DEPTH: constant(uint256) = 63"
+        )
+    )
+    assert build.main(["--check"]) == 1
+    err = capsys.readouterr().err
+    assert "RewardDistributor.json is stale" in err
+    assert "StakeBonds.json is stale" in err
+    assert "KoinToken.json" not in err
+
+
+@pytest.mark.parametrize(
+    ("name", "functions"),
+    [
+        ("KoinToken", {"transfer", "transferFrom", "approve", "mint", "burn", "set_minter"}),
+        ("OperatorQuorum", {"submit", "finalize", "finalized", "is_finalized", "support"}),
+        ("RewardDistributor", {"claim", "claimed", "claimed_total", "payout_leaf", "verify"}),
+        ("StakeBonds", {"bond", "settle", "bond_of", "is_settled", "bond_leaf"}),
+    ],
+)
+def test_rewards_artifacts_load(name: str, functions: set[str]) -> None:
+    artifact = load_artifact(name)
+    assert functions <= {entry.get("name") for entry in artifact.abi}
+    assert artifact.bytecode_runtime in artifact.bytecode
