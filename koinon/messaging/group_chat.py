@@ -274,6 +274,26 @@ def accept_controls(
     return warnings
 
 
+def accept_batches(
+    store: GroupStore,
+    own: Device,
+    batches: Sequence[tuple[Device, Sequence[Control], int]],
+    random: Random,
+) -> list[str]:
+    """Take in (sender, controls, created_at) from one fetch, every welcome first.
+
+    A member's first sender key can arrive in the same fetch as our welcome, stamped with the
+    same second, so the order of arrival cannot decide.
+    """
+    warnings = []
+    for welcomes in (True, False):
+        for sender, controls, created_at in batches:
+            chosen = [c for c in controls if isinstance(c, Welcome) is welcomes]
+            if chosen:
+                warnings += accept_controls(store, own, sender, chosen, created_at, random)
+    return warnings
+
+
 def _accept(
     store: GroupStore,
     own: Device,
@@ -317,10 +337,12 @@ def _join(
     if own not in welcome.members:
         raise GroupChatError("welcome to a group that does not list this device")
     current = store.groups.get(welcome.group_id)
-    if current is not None and welcome.seq <= current.seq:
-        return  # a repeat
-    if current is not None and not current.removed:
-        raise GroupChatError(f"a second welcome to {current.name!r}")
+    if current is not None:
+        if current.admin != sender:
+            raise GroupChatError(f"welcome to {current.name!r} not sent by its admin")
+        if welcome.seq <= current.seq:
+            return  # a repeat
+        # Newer than what we hold (we were removed and added again): the admin's word stands.
     members = tuple(device.member for device in welcome.members)
     roster = Roster(welcome.group_id, welcome.epoch, members)
     state = GroupState.join(own.member, roster, random)
@@ -391,6 +413,9 @@ def _open_waiting(store: GroupStore, chat: GroupChat) -> list[str]:
     warnings, keep = [], []
     for waiting in sorted(chat.waiting, key=lambda w: (w.created_at, w.rumor_id)):
         message = GroupMessage.from_bytes(waiting.message)
+        if message.sender not in chat.devices and chat.changes:
+            keep.append(waiting)  # from someone a change still waiting may add
+            continue
         try:
             text = parse_payload(chat.state.decrypt(message))
         except MissingSenderKey:

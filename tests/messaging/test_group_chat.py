@@ -230,6 +230,39 @@ def test_messages_of_an_epoch_are_read_before_a_removal_applies() -> None:
     assert texts(lines) == ["sent before the removal", "after"]
 
 
+def test_joiner_message_in_the_same_fetch_as_the_addition() -> None:
+    net, (alice, bob, _) = start(3)
+    dave = phone(3)
+    net.join(dave)
+    net.send(alice, group_chat.add(alice.group(), alice.device, [dave.device]))
+    net.read(dave)  # joins and shares his key with everybody
+    net.say(dave, "first words")
+    lines, warnings = net.read(bob)  # the change, Dave's key and his message at once
+    assert warnings == [] and texts(lines) == ["first words"]
+
+
+def test_welcomes_are_taken_first_within_one_fetch() -> None:
+    alice, bob, carol = phone(0), phone(1), phone(2)
+    _, welcomes = group_chat.create(
+        alice.store, alice.device, "g", [bob.device, carol.device], alice.random.randbytes
+    )
+    by_device = {d.to: d.controls for d in welcomes}
+    group_chat.accept_controls(
+        bob.store, bob.device, alice.device, by_device[bob.device], 1, bob.random.randbytes
+    )
+    (bob_share,) = group_chat.key_shares(bob.store)[1:]  # the one for Carol
+    assert bob_share.to == carol.device
+    batches = [
+        (bob.device, bob_share.controls, 1),  # Bob's key, stamped the same second, comes first
+        (alice.device, by_device[carol.device], 1),
+    ]
+    assert (
+        group_chat.accept_batches(carol.store, carol.device, batches, carol.random.randbytes) == []
+    )
+    group_chat.settle(carol.store, 1)
+    assert carol.group().state.missing_senders == (alice.device.member,)
+
+
 def test_changes_apply_in_order_and_only_from_the_admin() -> None:
     net, (alice, bob, carol) = start(3)
     dave, erin = phone(3), phone(4)
