@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from koinon import __version__
-from koinon.cli import dmcmd, keycmd, ledgercmd, reportcmd, social, upcmd, verifycmd
+from koinon.cli import dmcmd, groupcmd, keycmd, ledgercmd, reportcmd, social, upcmd, verifycmd
 from koinon.errors import KoinonError
 
 
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     verifycmd.register(commands)
     ledgercmd.register(commands)
     dmcmd.register(commands)
+    groupcmd.register(commands)
     reportcmd.register(commands)
     return parser
 

@@ -1,0 +1,237 @@
+"""`koinon group create|add|remove|send|read|list`: group chats with sender keys.
+
+Every member device has a sender key per epoch and shares it over the pairwise sessions of
+`koinon dm`; a message is encrypted once and gift-wrapped to each member. Only the group's admin
+(the device that created it) adds and removes members, and a removal gives the group new keys.
+Every command that talks to the relay first takes in what arrived, so that a removal is applied
+before anything more is sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from koinon.cli.client import RelayClient
+from koinon.cli.groupsync import Context, deliver, fetch_bundles, open_context, sync, warn
+from koinon.cli.social import add_client_options
+from koinon.core.keys import npub, parse_public_key
+from koinon.messaging import group_chat
+from koinon.messaging.group_control import Device, GroupChatError, check_name
+from koinon.messaging.group_state import GroupChat
+from koinon.sessions.group_wire import MAX_MEMBERS
+
+
+def register(commands: Any) -> None:
+    """Add `koinon group`."""
+    top = commands.add_parser(
+        "group",
+        help="end-to-end encrypted group chats",
+        description="Group chats of up to "
+        f"{MAX_MEMBERS} member devices: sender keys shared over the pairwise sessions of "
+        "'koinon dm' (run 'koinon dm init' first), messages encrypted once and gift-wrapped "
+        "to each member. Removing a member gives the group new keys.",
+    )
+    sub = top.add_subparsers(dest="group_command", metavar="ACTION", required=True)
+
+    create = sub.add_parser(
+        "create",
+        help="create a group",
+        description="Create a group with you as its admin and send each member device a welcome.",
+    )
+    create.add_argument("name", help="the group's name (1-100 characters)")
+    create.add_argument(
+        "--member",
+        "-m",
+        action="append",
+        default=[],
+        metavar="NPUB",
+        help="a person to include, every device of theirs (repeatable)",
+    )
+    _common(create, group_command_create)
+
+    add = sub.add_parser(
+        "add",
+        help="add a person to a group you administer",
+        description="Add every device of a person; they cannot read what was sent before.",
+    )
+    add.add_argument("group", help="group name or id")
+    add.add_argument("person", help="npub1… or hex public key")
+    _common(add, group_command_add)
+
+    remove = sub.add_parser(
+        "remove",
+        help="remove a person from a group you administer",
+        description="Remove every device of a person and give the group new sender keys, so "
+        "they cannot read anything sent afterwards.",
+    )
+    remove.add_argument("group", help="group name or id")
+    remove.add_argument("person", help="npub1… or hex public key")
+    _common(remove, group_command_remove)
+
+    send = sub.add_parser(
+        "send",
+        help="send a message to a group",
+        description="Take in membership changes, then encrypt once with your sender key and "
+        "gift-wrap the message to every member.",
+    )
+    send.add_argument("group", help="group name or id")
+    send.add_argument("text", help="the message ('-' reads standard input)")
+    _common(send, group_command_send)
+
+    read = sub.add_parser(
+        "read",
+        help="read new group messages",
+        description="Authenticate to the relay, take in group messages and membership changes, "
+        "and print what is new (of one group, or of all).",
+    )
+    read.add_argument("group", nargs="?", help="only this group (name or id)")
+    _common(read, group_command_read)
+
+    listing = sub.add_parser(
+        "list",
+        help="list your groups",
+        description="Print each group's id, name, admin, epoch and members (no relay needed).",
+    )
+    listing.add_argument("--home", help="folder holding your key, DM and group state")
+    listing.set_defaults(run=group_command_list)
+
+
+def _common(parser: argparse.ArgumentParser, run: Any) -> None:
+    add_client_options(parser, home_help="folder holding your key, DM and group state")
+    parser.set_defaults(run=run)
+
+
+def _report(warnings: list[str]) -> None:
+    for message in warnings:
+        warn(message)
+
+
+def _devices_of(bundles: dict[str, dict[str, Any]], pubkey: str, relay: str) -> list[Device]:
+    devices = [Device(pubkey, device) for device in sorted(bundles.get(pubkey, {}))]
+    if not devices:
+        raise GroupChatError(
+            f"{npub(pubkey)} has no prekey bundle on {relay} (they must run 'koinon dm init')"
+        )
+    return devices
+
+
+async def group_command_create(args: argparse.Namespace) -> int:
+    """Create a group of us (all our devices) and the given people."""
+    name = check_name(args.name)
+    ctx = open_context(args)
+    me = ctx.key.public_key
+    people = list(dict.fromkeys(parse_public_key(person) for person in args.member))
+    now = int(time.time())
+    async with RelayClient(args.relay) as client:
+        warnings = await sync(client, ctx, now)
+        bundles = await fetch_bundles(client, [me, *people])
+        members = [Device(me, d) for d in bundles.get(me, {}) if d != ctx.own.device_id]
+        for person in people:
+            if person != me:
+                members += _devices_of(bundles, person, args.relay)
+        chat, deliveries = group_chat.create(ctx.store, ctx.own, name, members, os.urandom)
+        deliveries += group_chat.key_shares(ctx.store)
+        warnings += await deliver(client, ctx, deliveries, [], now)
+    _report(warnings)
+    print(f"created group {chat.name!r} ({chat.short_id}) with {len(chat.devices)} member devices")
+    return 0
+
+
+async def group_command_add(args: argparse.Namespace) -> int:
+    """Add every device of a person to a group we administer."""
+    person = parse_public_key(args.person)
+    ctx = open_context(args)
+    now = int(time.time())
+    async with RelayClient(args.relay) as client:
+        warnings = await sync(client, ctx, now)
+        chat = ctx.store.find(args.group)
+        bundles = await fetch_bundles(client, [person])
+        deliveries = group_chat.add(chat, ctx.own, _devices_of(bundles, person, args.relay))
+        deliveries += group_chat.key_shares(ctx.store)
+        warnings += await deliver(client, ctx, deliveries, [], now)
+    _report(warnings)
+    print(f"added {npub(person)} to {chat.name!r} ({len(chat.devices)} member devices)")
+    return 0
+
+
+async def group_command_remove(args: argparse.Namespace) -> int:
+    """Remove a person from a group we administer; the group gets new keys."""
+    person = parse_public_key(args.person)
+    ctx = open_context(args)
+    now = int(time.time())
+    async with RelayClient(args.relay) as client:
+        warnings = await sync(client, ctx, now)
+        chat = ctx.store.find(args.group)
+        deliveries = group_chat.remove(chat, ctx.own, person)
+        deliveries += group_chat.key_shares(ctx.store)
+        warnings += await deliver(client, ctx, deliveries, [], now)
+    _report(warnings)
+    print(f"removed {npub(person)} from {chat.name!r}; new epoch {chat.state.epoch}")
+    return 0
+
+
+async def group_command_send(args: argparse.Namespace) -> int:
+    """Send a message to a group, after taking in what arrived."""
+    text = sys.stdin.read() if args.text == "-" else args.text
+    if not text.strip():
+        raise GroupChatError("the message is empty")
+    ctx = open_context(args)
+    now = int(time.time())
+    async with RelayClient(args.relay) as client:
+        warnings = await sync(client, ctx, now)
+        chat = ctx.store.find(args.group)
+        deliveries = group_chat.key_shares(ctx.store)  # first: encrypting moves our chain on
+        broadcast = group_chat.encrypt(chat, text)
+        warnings += await deliver(client, ctx, deliveries, [broadcast], now)
+    _report(warnings)
+    print(f"sent to {len(broadcast.recipients)} member(s) of {chat.name!r}")
+    return 0
+
+
+def _line(ctx: Context, entry: Any) -> str:
+    when = datetime.fromtimestamp(entry.created_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    name = ctx.store.groups[entry.group_id].name
+    if entry.notice:
+        return f"{when} [{name}] * {entry.text}"
+    return f"{when} [{name}] {npub(entry.sender)}: {entry.text}"
+
+
+async def group_command_read(args: argparse.Namespace) -> int:
+    """Take in what arrived, share our keys where needed, and print new lines."""
+    ctx = open_context(args)
+    now = int(time.time())
+    async with RelayClient(args.relay) as client:
+        warnings = await sync(client, ctx, now)
+        warnings += await deliver(client, ctx, group_chat.key_shares(ctx.store), [], now)
+    _report(warnings)
+    only = ctx.store.find(args.group).group_id if args.group else None
+    entries = ctx.store.take_inbox(only)
+    ctx.save()
+    for entry in entries:
+        print(_line(ctx, entry))
+    return 0
+
+
+def _describe(ctx: Context, chat: GroupChat) -> list[str]:
+    admin = "you" if chat.admin == ctx.own else npub(chat.admin.pubkey)
+    people = sorted({device.pubkey for device in chat.devices.values()})
+    status = " (you were removed)" if chat.removed else ""
+    head = (
+        f"{chat.short_id}  {chat.name}  {len(people)} people, {len(chat.devices)} devices, "
+        f"epoch {chat.state.epoch}, admin {admin}{status}"
+    )
+    return [head, *(f"  {npub(pubkey)}" for pubkey in people)]
+
+
+def group_command_list(args: argparse.Namespace) -> int:
+    """Print every group of this device."""
+    ctx = open_context(args)
+    for chat in sorted(ctx.store.groups.values(), key=lambda c: (c.name, c.short_id)):
+        for line in _describe(ctx, chat):
+            print(line)
+    return 0
