@@ -1,0 +1,383 @@
+"""Franked direct messages and reports through the real `koinon` command and a real node.
+
+Alice has two devices, Bob and Eve one each. Sent messages reach the sender's other device; every
+message is stamped by the node over NIP-98; Bob's `dm read` drops messages whose commitment does
+not open or whose stamp is not the node's, and its sessions keep working; Bob reports a message
+and a moderator's `koinon report verify` accepts it, and rejects an altered message, an altered
+sender, a wrong reporter and a forged stamp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from koinon.cli import dmcmd, dmstore, stamping
+from koinon.cli.client import RelayClient
+from koinon.core import ncryptsec
+from koinon.core.event import sign_event
+from koinon.core.keys import SecretKey, npub
+from koinon.messaging import dm, franking
+from koinon.messaging.franked_dm import FrankedMessage, frank
+from koinon.messaging.giftwrap import wrap_rumor
+from koinon.messaging.reports import REPORT_KIND
+from tests.helpers import ROOT, make_key
+
+# Every CLI call starts an interpreter and derives two scrypt keys; on a shared 2-core machine
+# under load the module fixture and a dozen calls can take longer than the default 120 s.
+pytestmark = pytest.mark.timeout(300)
+
+PASSPHRASE = "franking test passphrase"
+CLI = [sys.executable, "-m", "koinon.cli.main"]
+LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (npub1\w+)(?: -> (npub1\w+))?: (.*)")
+
+
+@dataclass(frozen=True)
+class Device:
+    """One device of one person: its own KOINON_HOME."""
+
+    name: str
+    home: Path
+    relay: str
+    npub: str = ""
+    hex: str = ""
+
+    def run(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KOINON_")}
+        env.update(
+            KOINON_PASSPHRASE=PASSPHRASE, KOINON_HOME=str(self.home), KOINON_RELAY=self.relay
+        )
+        return subprocess.run(
+            [*CLI, *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            timeout=90,
+            check=False,
+        )
+
+    def ok(self, *args: str) -> str:
+        result = self.run(*args)
+        assert result.returncode == 0, (args, result.stdout, result.stderr)
+        assert "Traceback" not in result.stderr
+        return result.stdout
+
+    def read(self) -> list[tuple[str, str | None, str]]:
+        """(sender npub, recipient npub for sent copies, text) of each new message."""
+        out = []
+        for line in self.ok("dm", "read").splitlines():
+            match = LINE.fullmatch(line)
+            assert match, line
+            out.append((match.group(1), match.group(2), match.group(3)))
+        return out
+
+    @property
+    def key(self) -> SecretKey:
+        sealed = (self.home / "key.ncryptsec").read_text().strip()
+        return SecretKey(ncryptsec.decrypt(sealed, PASSPHRASE))
+
+
+def _with_key(name: str, root: Path, relay: str) -> Device:
+    device = Device(name, root / name, relay)
+    device.ok("key", "new")
+    return device
+
+
+def _initialised(device: Device) -> Device:
+    device.ok("dm", "init")
+    public = device.key.public_key
+    return dataclasses.replace(device, npub=npub(public), hex=public)
+
+
+@pytest.fixture(scope="module")
+def people(relay_url: str) -> Iterator[dict[str, Device]]:
+    with (
+        tempfile.TemporaryDirectory(prefix="koinon-franking-") as tmp,
+        ThreadPoolExecutor(4) as pool,
+    ):
+        root = Path(tmp)
+        alice, bob, eve = pool.map(lambda n: _with_key(n, root, relay_url), ["alice", "bob", "eve"])
+        alice2 = Device("alice2", root / "alice2", relay_url)  # the same key on a second device
+        alice2.home.mkdir()
+        shutil.copy(alice.home / "key.ncryptsec", alice2.home / "key.ncryptsec")
+        devices = list(pool.map(_initialised, [alice, alice2, bob, eve]))
+        yield {d.name: d for d in devices}
+
+
+def test_sent_messages_reach_the_senders_other_device(people: dict[str, Device]) -> None:
+    alice, alice2, bob, eve = (people[n] for n in ("alice", "alice2", "bob", "eve"))
+    assert alice.hex == alice2.hex
+    out = alice.ok("dm", "send", bob.npub, "hello Bob, from Alice's laptop")
+    assert f"sent to 1 device(s) of {bob.npub} and 1 other device(s) of yours" in out
+    assert bob.read() == [(alice.npub, None, "hello Bob, from Alice's laptop")]
+    assert alice2.read() == [(alice.npub, bob.npub, "hello Bob, from Alice's laptop")]
+
+    assert "sent to 2 device(s)" in bob.ok("dm", "send", alice.npub, "hi Alice")
+    assert alice.read() == [(bob.npub, None, "hi Alice")]
+    assert alice2.read() == [(bob.npub, None, "hi Alice")]
+
+    alice2.ok("dm", "send", bob.npub, "and from Alice's phone")
+    assert alice.read() == [(alice.npub, bob.npub, "and from Alice's phone")]
+    assert bob.read() == [(alice.npub, None, "and from Alice's phone")]
+    assert eve.read() == []
+
+    # Both of Alice's devices hold the whole conversation, with the same ids.
+    histories = [d.ok("dm", "history", bob.npub).splitlines() for d in (alice, alice2)]
+    assert histories[0] == histories[1] and len(histories[0]) == 3
+    assert [line.split(" ", 1)[1].split(": ", 1)[1] for line in histories[0]] == [
+        "hello Bob, from Alice's laptop",
+        "hi Alice",
+        "and from Alice's phone",
+    ]
+    assert all(re.fullmatch(r"[0-9a-f]{16} .*", line) for line in histories[0])
+
+
+def _bob_message_id(bob: Device, alice: Device, text: str) -> str:
+    for line in bob.ok("dm", "history", alice.npub).splitlines():
+        if line.endswith(f"{alice.npub}: {text}"):
+            return line.split(" ", 1)[0]
+    raise AssertionError(f"{text!r} is not in Bob's history")
+
+
+def _resign(report: dict[str, Any], signer: SecretKey, **changes: Any) -> dict[str, Any]:
+    content = json.loads(report["content"])
+    tags = report["tags"]
+    if "p" in changes:
+        tags = [["p", changes.pop("p"), "spam"]]
+    content.update(changes)
+    event = sign_event(
+        signer.raw,
+        kind=report["kind"],
+        content=json.dumps(content),
+        tags=tags,
+        created_at=report["created_at"],
+        aux_rand=bytes(32),
+    )
+    return event.to_dict()
+
+
+def _altered_stamp(report: dict[str, Any], change: Callable[[Any], Any]) -> str:
+    stamp = franking.FrankingStamp.decode(base64.b64decode(json.loads(report["content"])["stamp"]))
+    return base64.b64encode(change(stamp).encode()).decode()
+
+
+@dataclass(frozen=True)
+class Reported:
+    """Bob's report of a message from Alice, as written by `koinon report create`."""
+
+    path: Path
+    report: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def reported(people: dict[str, Device], tmp_path_factory: pytest.TempPathFactory) -> Reported:
+    alice, bob = people["alice"], people["bob"]
+    alice.ok("dm", "send", bob.npub, "pay me or else")
+    assert bob.read() == [(alice.npub, None, "pay me or else")]
+    message_id = _bob_message_id(bob, alice, "pay me or else")
+    path = tmp_path_factory.mktemp("reports") / "report.json"
+    out = bob.ok("report", "create", message_id[:10], "--type", "spam", "-o", str(path))
+    assert str(path) in out and os.stat(path).st_mode & 0o077 == 0
+    return Reported(path, orjson.loads(path.read_bytes()))
+
+
+def test_an_honest_report_is_accepted(people: dict[str, Device], reported: Reported) -> None:
+    alice, bob, eve = people["alice"], people["bob"], people["eve"]
+    assert reported.report["kind"] == REPORT_KIND and reported.report["pubkey"] == bob.hex
+    verified = eve.ok("report", "verify", str(reported.path))  # a moderator: here Eve's CLI
+    assert f"accepted: {alice.npub} sent this to {bob.npub}" in verified
+    assert "message:  pay me or else" in verified and "type:     spam" in verified
+    facts = json.loads(eve.ok("report", "verify", str(reported.path), "--json"))
+    assert facts["accepted"] and facts["problem"] is None
+    assert (facts["sender"], facts["reporter"]) == (alice.hex, bob.hex)
+
+
+def test_forged_reports_are_rejected(
+    people: dict[str, Device], reported: Reported, tmp_path: Path
+) -> None:
+    bob, eve = people["bob"], people["eve"]
+    report, path = reported.report, reported.path
+    content = json.loads(report["content"])
+    opening = franking.FrankedPlaintext.decode(base64.b64decode(content["franked"]))
+    altered_text = dataclasses.replace(opening, message=b"pay me please")
+    bob_key, eve_key = bob.key, eve.key
+    forgeries = {
+        "altered-message": (
+            _resign(report, bob_key, franked=base64.b64encode(altered_text.encode()).decode()),
+            "commitment-does-not-open",
+        ),
+        "altered-accused-sender": (_resign(report, bob_key, p=eve.hex), "sender-not-stamped"),
+        "altered-stamped-sender": (
+            _resign(
+                report,
+                bob_key,
+                p=eve.hex,
+                stamp=_altered_stamp(report, lambda s: dataclasses.replace(s, sender=eve.hex)),
+            ),
+            "stamp-not-nodes",
+        ),
+        "wrong-reporter": (_resign(report, eve_key), "reporter-not-recipient"),
+        "forged-tag": (
+            _resign(
+                report,
+                bob_key,
+                stamp=_altered_stamp(report, lambda s: dataclasses.replace(s, tag=bytes(32))),
+            ),
+            "stamp-not-nodes",
+        ),
+    }
+    for name, (forged, problem) in forgeries.items():
+        forged_path = tmp_path / f"{name}.json"
+        forged_path.write_bytes(orjson.dumps(forged))
+        result = eve.run("report", "verify", str(forged_path))
+        assert result.returncode == 1, (name, result.stdout, result.stderr)
+        assert result.stderr.strip().splitlines() == [
+            next(line for line in result.stderr.splitlines() if problem in line)
+        ], (name, result.stderr)
+        assert result.stderr.startswith("koinon: report rejected: ") and "accepted" not in (
+            result.stdout
+        )
+
+    # A node key that is not the stamping node's: rejected too.
+    other_node = SecretKey(make_key(999)).public_key
+    result = eve.run("report", "verify", str(path), "--node-key", other_node)
+    assert result.returncode == 1 and "stamp-not-nodes" in result.stderr
+
+
+def test_report_mistakes_are_one_line_errors(
+    people: dict[str, Device], reported: Reported, tmp_path: Path
+) -> None:
+    alice, bob, eve = people["alice"], people["bob"], people["eve"]
+    content = dict(json.loads(reported.report["content"]), comment="added later")
+    tampered = dict(reported.report, content=json.dumps(content))  # not signed again
+    (tmp_path / "tampered.json").write_bytes(orjson.dumps(tampered))
+    (tmp_path / "junk.json").write_text("{not json")
+    sent_id = next(
+        line.split(" ", 1)[0]
+        for line in alice.ok("dm", "history", bob.npub).splitlines()
+        if line.endswith("pay me or else")
+    )
+    cases = [
+        (eve.run("report", "verify", str(tmp_path / "tampered.json")), "does not match"),
+        (eve.run("report", "verify", str(tmp_path / "junk.json")), "not a JSON report"),
+        (eve.run("report", "verify", str(tmp_path / "missing.json")), "cannot read"),
+        (alice.run("report", "create", sent_id), "only its recipient"),
+        (bob.run("report", "create", "0123456789ab"), "no message"),
+        (bob.run("report", "create", "xyz"), "at least 8 hex"),
+    ]
+    for result, needle in cases:
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 1 and len(lines) == 1, result.stderr
+        assert lines[0].startswith("koinon: error: ") and needle in lines[0], lines[0]
+
+
+# -- a dishonest sender, crafted in process with Alice's real state and the real node ------------
+
+
+def _send_crafted(alice: Device, bob: Device, make: Callable[[SecretKey], bytes]) -> None:
+    """Encrypt `make(alice's key)` as a session payload to Bob's device in Alice's real session,
+    save her state, and publish the wrap, as a modified client would."""
+    key = alice.key
+    payload = make(key)
+
+    async def go() -> None:
+        state = dmstore.load(alice.home, PASSPHRASE, key.public_key)
+        async with RelayClient(alice.relay) as client:
+            bundles = await dmcmd._bundles(client, bob.hex)
+            ((device, (_, bundle)),) = bundles.items()
+            identity = state.device.identity(key.raw)
+            content = dm.encrypt_bytes_for(
+                state.sessions, identity, device, bundle, payload, os.urandom
+            )
+            now = _now()
+            rumor = dm.session_rumor(
+                key.public_key, bob.hex, device, state.device.device_id, content, now
+            )
+            dmstore.store(alice.home, PASSPHRASE, state)
+            wrap = wrap_rumor(rumor, key.raw, bob.hex, now=now, random_bytes=os.urandom)
+            assert (await client.publish(wrap)).accepted
+
+    asyncio.run(go())
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def _stamped(alice: Device, bob: Device, key: SecretKey, committed_text: str) -> Any:
+    plaintext = frank(committed_text, os.urandom)
+    commitment = franking.commitment_of(plaintext)
+    stamp = asyncio.run(stamping.request_stamp(alice.relay, key, commitment, bob.hex))
+    return plaintext, stamp
+
+
+def test_bob_drops_dishonest_messages_and_reads_on(people: dict[str, Device]) -> None:
+    alice, bob = people["alice"], people["bob"]
+
+    def altered(key: SecretKey) -> bytes:
+        plaintext, stamp = _stamped(alice, bob, key, "what the node stamped")
+        shown = dataclasses.replace(plaintext, message=b"what Bob would see")
+        return FrankedMessage(shown, stamp).encode()
+
+    def self_stamped(key: SecretKey) -> bytes:
+        plaintext = frank("stamped by a made-up node", os.urandom)
+        fake_node = make_key(4242)
+        stamp = franking.sign_stamp(
+            fake_node,
+            franking.derive_node_hmac_key(fake_node),
+            franking.commitment_of(plaintext),
+            key.public_key,
+            bob.hex,
+            _now(),
+            os.urandom(32),
+        )
+        return FrankedMessage(plaintext, stamp).encode()
+
+    def unfranked(key: SecretKey) -> bytes:
+        return b'{"v":1,"text":"no franking at all"}'
+
+    def truncated(key: SecretKey) -> bytes:
+        plaintext, stamp = _stamped(alice, bob, key, "cut short")
+        return FrankedMessage(plaintext, stamp).encode()[:-30]
+
+    expected = {
+        altered: "the franking commitment does not open",
+        self_stamped: "which you do not trust",
+        unfranked: "not franked",
+        truncated: "not a franked message",
+    }
+    for make, needle in expected.items():
+        _send_crafted(alice, bob, make)
+        result = bob.run("dm", "read")
+        assert result.returncode == 0 and result.stdout == "", result
+        warnings = result.stderr.strip().splitlines()
+        assert len(warnings) == 1 and warnings[0].startswith("koinon: warning: dropped"), warnings
+        assert needle in warnings[0] and alice.npub in warnings[0], warnings
+        assert "Traceback" not in result.stderr
+
+    # The session is still in step both ways.
+    alice.ok("dm", "send", bob.npub, "an honest one")
+    assert bob.read() == [(alice.npub, None, "an honest one")]
+    bob.ok("dm", "send", alice.npub, "got it")
+    assert (bob.npub, None, "got it") in alice.read()
+    history = bob.ok("dm", "history", alice.npub)
+    assert "what Bob would see" not in history and "made-up node" not in history
