@@ -13,6 +13,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,8 +23,9 @@ from koinon.cli.social import add_client_options
 from koinon.core.keys import npub, parse_public_key
 from koinon.messaging import group_chat
 from koinon.messaging.group_control import Device, GroupChatError, check_name
-from koinon.messaging.group_state import GroupChat
+from koinon.messaging.group_state import Entry, GroupChat
 from koinon.sessions.group_wire import MAX_MEMBERS
+from koinon.sessions.prekeys import PrekeyBundle
 
 
 def register(commands: Any) -> None:
@@ -101,7 +103,7 @@ def register(commands: Any) -> None:
     listing.set_defaults(run=group_command_list)
 
 
-def _common(parser: argparse.ArgumentParser, run: Any) -> None:
+def _common(parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], Any]) -> None:
     add_client_options(parser, home_help="folder holding your key, DM and group state")
     parser.set_defaults(run=run)
 
@@ -111,7 +113,9 @@ def _report(warnings: list[str]) -> None:
         warn(message)
 
 
-def _devices_of(bundles: dict[str, dict[str, Any]], pubkey: str, relay: str) -> list[Device]:
+def _devices_of(
+    bundles: dict[str, dict[str, PrekeyBundle]], pubkey: str, relay: str
+) -> list[Device]:
     devices = [Device(pubkey, device) for device in sorted(bundles.get(pubkey, {}))]
     if not devices:
         raise GroupChatError(
@@ -193,7 +197,7 @@ async def group_command_send(args: argparse.Namespace) -> int:
     return 0
 
 
-def _line(ctx: Context, entry: Any) -> str:
+def _line(ctx: Context, entry: Entry) -> str:
     when = datetime.fromtimestamp(entry.created_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
     name = ctx.store.groups[entry.group_id].name
     if entry.notice:
