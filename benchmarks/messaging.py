@@ -3,13 +3,15 @@
 Workloads, each message 100 bytes, encrypt on one side and decrypt on the other:
   * burst: one side sends every message (symmetric-key ratchet steps only);
   * ping-pong: the sides alternate, so every message is also a DH ratchet step;
-plus X3DH handshakes/s (bundle signature check, `initiate` and `respond`; doubleratchet has none).
+plus X3DH handshakes/s (bundle signature check, `initiate` and `respond`; doubleratchet has none),
+and end-to-end latency p50/p99 of session messages through a local `koinon up` node, plain and
+franked (`messaging_latency.py` says exactly what is timed).
 `doubleratchet` is configured as Signal recommends and as Koinon does: X25519, HKDF-SHA256 root
 chain, HMAC-SHA256 message chains (constants 0x01/0x02); its AEAD is its default, AES-256-CBC with
 HMAC-SHA256. Both keep at most 1000 skipped keys per message.
 
 Run from the repository root (needs `doubleratchet==1.3.0` in .venv):
-    .venv/bin/python benchmarks/messaging.py [--messages N] [--handshakes N]
+    .venv/bin/python benchmarks/messaging.py [--messages N] [--handshakes N] [--latency N]
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import messaging_latency
 
 from koinon.sessions import (
     IdentityKeys,
@@ -176,6 +181,11 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--handshakes", type=int, default=500)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--latency", type=int, default=300, help="messages per latency path")
+    parser.add_argument(
+        "--franked-latency", type=int, default=100, help="franked messages (stamps: 120/burst)"
+    )
+    parser.add_argument("--anchor", action="store_true", help="leave the node's anchoring on")
     args = parser.parse_args()
     if not HAVE_PEER:
         sys.exit("install the peer first: .venv/bin/pip install doubleratchet==1.3.0")
@@ -193,6 +203,8 @@ def main() -> None:
         print(f"{name:<10} {ours:>14,.0f} {theirs:>20,.0f} {ours / theirs:>6.1f}x")
     (rate,) = best_interleaved(args.runs, lambda: bench_handshakes(args.handshakes))
     print(f"X3DH handshakes/s (verify bundle + initiate + respond): {rate:,.0f}")
+    if args.latency > 0:
+        messaging_latency.run(args.latency, args.franked_latency, args.anchor)
 
 
 if __name__ == "__main__":
