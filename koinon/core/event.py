@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -14,13 +15,14 @@ from koinon.errors import Rejected, invalid
 
 Tags = tuple[tuple[str, ...], ...]
 
-_HEX = frozenset("0123456789abcdef")
+_LOWER_HEX = re.compile("[0-9a-f]*").fullmatch
 MAX_TIMESTAMP = 2**53 - 1
+BAD_SIGNATURE_MESSAGE = "bad signature"
 
 
 def is_hex(value: object, length: int) -> bool:
     """True for a lowercase hex string of exactly `length` characters."""
-    return isinstance(value, str) and len(value) == length and _HEX.issuperset(value)
+    return isinstance(value, str) and len(value) == length and _LOWER_HEX(value) is not None
 
 
 def serialize_for_id(
@@ -31,7 +33,14 @@ def serialize_for_id(
     orjson escapes exactly what JSON.stringify escapes (quote, backslash, U+0000..U+001F with the
     short forms \\b \\t \\n \\f \\r) and writes everything else (U+2028, emoji) as UTF-8.
     """
+    # orjson writes tuples and lists alike; anything else is turned into lists first.
+    if not isinstance(tags, tuple | list):
+        tags = [list(t) for t in tags]
     try:
+        return orjson.dumps([0, pubkey, created_at, kind, tags, content])
+    except orjson.JSONEncodeError:
+        pass
+    try:  # an inner tag of another sequence type, or text that is not valid Unicode
         return orjson.dumps([0, pubkey, created_at, kind, [list(t) for t in tags], content])
     except orjson.JSONEncodeError as exc:
         raise invalid("event text is not valid Unicode") from exc
@@ -56,6 +65,9 @@ class Event:
     content: str
     sig: str
 
+    # The canonical JSON, made on first use: the store writes it and the relay sends it.
+    _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON object form, keys in NIP-01 order."""
         return {
@@ -70,7 +82,24 @@ class Event:
 
     def to_json(self) -> bytes:
         """The canonical compact JSON of the event object."""
-        return orjson.dumps(self.to_dict())
+        cached = self._json
+        if cached is None:
+            # orjson writes the tag tuples as arrays, so no lists need building.
+            cached = orjson.dumps(
+                {
+                    "id": self.id,
+                    "pubkey": self.pubkey,
+                    "created_at": self.created_at,
+                    "kind": self.kind,
+                    "tags": self.tags,
+                    "content": self.content,
+                    "sig": self.sig,
+                }
+            )
+            # A memo of a pure function of the frozen fields; two threads racing here store
+            # the same bytes.
+            object.__setattr__(self, "_json", cached)
+        return cached
 
     def tag_values(self, name: str) -> list[str]:
         """Second elements of every tag called `name`, in order."""
@@ -128,15 +157,20 @@ def parse_event(raw: object) -> Event:
     )
 
 
-def verify_event(event: Event) -> None:
-    """Raise `Rejected(invalid)` unless the id matches the content and the signature is valid."""
+def check_id(event: Event) -> None:
+    """Raise `Rejected(invalid)` unless the id is the hash of the event's content."""
     expected = compute_id(event.pubkey, event.created_at, event.kind, event.tags, event.content)
     if expected != event.id:
         raise invalid("event id does not match its content")
+
+
+def verify_event(event: Event) -> None:
+    """Raise `Rejected(invalid)` unless the id matches the content and the signature is valid."""
+    check_id(event)
     if not schnorr.verify(
         bytes.fromhex(event.pubkey), bytes.fromhex(event.id), bytes.fromhex(event.sig)
     ):
-        raise invalid("bad signature")
+        raise invalid(BAD_SIGNATURE_MESSAGE)
 
 
 def decode_event(data: bytes | str) -> Event:
@@ -171,6 +205,7 @@ __all__ = [
     "Event",
     "Rejected",
     "Tags",
+    "check_id",
     "compute_id",
     "decode_event",
     "is_hex",

@@ -39,3 +39,8 @@ def classify(kind: int) -> KindClass:
     if 30000 <= kind < 40000:
         return KindClass.ADDRESSABLE
     return KindClass.REGULAR
+
+
+def is_ephemeral(kind: int) -> bool:
+    """Whether events of `kind` are passed on without being stored (a faster `classify` test)."""
+    return 20000 <= kind < 30000
