@@ -20,6 +20,11 @@ class EventStore(Protocol):
     def submit(self, event: Event, done: Callable[[BaseException | None], None]) -> None:
         """Queue `event`; `done(None)` once durable, `done(error)` if refused or failed."""
 
+    def submit_many(
+        self, items: Sequence[tuple[Event, Callable[[BaseException | None], None]]]
+    ) -> None:
+        """`submit` for several events at once, in order."""
+
     async def add(self, event: Event) -> None:
         """Store `event` durably or raise `Rejected` (duplicate, deleted, older) or `StoreError`."""
 

@@ -77,7 +77,9 @@ def consistency_proof(conn: sqlite3.Connection, first: int, second: int) -> list
 def entry_index(conn: sqlite3.Connection, event_id: bytes) -> tuple[int, bytes] | None:
     """(leaf index, leaf bytes) of a logged event."""
     row = conn.execute(
-        "SELECT idx, leaf FROM log_entries WHERE event_id = ?", (event_id,)
+        "SELECT l.idx, l.leaf FROM event_ids i JOIN log_entries l ON l.idx = i.log_idx "
+        "WHERE i.id = ?",
+        (event_id,),
     ).fetchone()
     return (int(row[0]), bytes(row[1])) if row else None
 
@@ -159,9 +161,12 @@ class LogAppender:
     def append(self, entry: LogEntry, logged_at: int) -> int:
         """Add a leaf (written by the next `flush`, inside the same transaction); return its
         index."""
+        return self.append_leaf(bytes.fromhex(entry.event_id), entry.encode(), logged_at)
+
+    def append_leaf(self, event_id: bytes, leaf: bytes, logged_at: int) -> int:
+        """`append` for an entry already encoded (`leaf`, logging the event `event_id`)."""
         index = self.size
-        leaf = entry.encode()
-        self._entries.append((index, bytes.fromhex(entry.event_id), leaf, logged_at))
+        self._entries.append((index, event_id, leaf, logged_at))
         level, idx, digest = 0, index, leaf_hash(leaf)
         while True:
             self._nodes.append((level, idx, digest))

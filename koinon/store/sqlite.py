@@ -24,7 +24,7 @@ from koinon.core import kinds
 from koinon.core.event import Event, is_hex, parse_event
 from koinon.core.filters import Filter
 from koinon.errors import Reason, Rejected
-from koinon.ledger.entry import LogEntry
+from koinon.ledger.entry import VERSION as LEAF_VERSION
 from koinon.ledger.heads import LEDGER_KINDS, AnchorRecord, TreeHead, parse_tree_head
 from koinon.store import log as ledger_log
 from koinon.store.base import StoreError
@@ -42,6 +42,10 @@ Outcome = BaseException | None
 Callback = Callable[[Outcome], None]
 Job = Callable[[sqlite3.Connection], None]
 _Item = tuple[Event | Job, Callback, asyncio.AbstractEventLoop]
+_Items = list[_Item]
+_LEAF_PREFIX = bytes(
+    [LEAF_VERSION]
+)  # what goes through the writer's queue: items submitted together
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -81,68 +85,75 @@ class _Writer:
         row = self.conn.execute("SELECT max(seq) FROM events").fetchone()
         self.next_seq = (row[0] or 0) + 1
         self._events: list[tuple[int, bytes, bytes, int, int, str | None, str]] = []
-        self._tags: list[tuple[int, str, str, int]] = []
+        self._ids: list[tuple[bytes, int, int | None]] = []
+        self._tags: list[tuple[str, str, int, int]] = []
         self._stored: set[bytes] = set()
         self._logged: set[bytes] = set()
         self._deleted: set[tuple[bytes, bytes]] = set()
+        self._logged_at = 0
 
-    def begin(self, events: list[Event]) -> None:
-        """Look up, for a whole batch at once, which ids are stored, logged or deleted."""
+    def begin(self, events: list[Event]) -> list[bytes]:
+        """Look up, for a whole batch at once, which ids are stored, logged or deleted; return
+        the events' ids as bytes, in order."""
         ids = [bytes.fromhex(e.id) for e in events]
-        self._logged = set(
-            self._existing("SELECT event_id FROM log_entries WHERE event_id IN ({})", ids)
-        )
-        # Stored events are logged, except the node's own ledger statements.
-        unlogged = [bytes.fromhex(e.id) for e in events if e.kind in LEDGER_KINDS]
-        maybe_stored = [*self._logged, *unlogged]
-        self._stored = set(self._existing("SELECT id FROM events WHERE id IN ({})", maybe_stored))
+        self._stored, self._logged = set(), set()
+        for event_id, seq, log_idx in self._existing(
+            "SELECT id, seq, log_idx FROM event_ids WHERE id IN ({})", ids
+        ):
+            if seq is not None:
+                self._stored.add(event_id)
+            if log_idx is not None:
+                self._logged.add(event_id)
         self._deleted = set(
             self._existing("SELECT id, pubkey FROM deleted_ids WHERE id IN ({})", ids)
         )
+        self._logged_at = int(self.clock() * 1000)
+        return ids
 
     def _existing(self, sql: str, ids: list[bytes]) -> list[Any]:
         found: list[Any] = []
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            rows = self.conn.execute(sql.format(",".join("?" * len(chunk))), chunk).fetchall()
-            found += [row[0] if len(row) == 1 else tuple(row) for row in rows]
+            found += self.conn.execute(sql.format(",".join("?" * len(chunk))), chunk).fetchall()
         return found
 
-    def apply(self, event: Event) -> None:
-        """Check `event` and buffer its rows; replaceable, addressable and deletion events are
-        written at once, since they read and change what is stored."""
-        event_id = bytes.fromhex(event.id)
-        pubkey = bytes.fromhex(event.pubkey)
+    def apply(self, event: Event, event_id: bytes) -> None:
+        """Check `event` (whose id is `event_id`) and buffer its rows; replaceable, addressable
+        and deletion events are written at once, since they read and change what is stored."""
         if event_id in self._stored:
             raise Rejected(Reason.DUPLICATE, "already have this event")
         logged = not (event.kind in LEDGER_KINDS and event.pubkey == self.node_pubkey)
         if logged and event_id in self._logged:
             raise Rejected(Reason.BLOCKED, "this event was accepted before and since removed")
-        if (event_id, pubkey) in self._deleted:
+        pubkey = bytes.fromhex(event.pubkey)
+        if self._deleted and (event_id, pubkey) in self._deleted:
             raise Rejected(Reason.BLOCKED, "this event was deleted by its author")
+        kind = event.kind
         d_tag = _address(event)
-        direct = d_tag is not None or event.kind == kinds.DELETION
+        direct = d_tag is not None or kind == kinds.DELETION
         if direct:
             self.flush()
         if d_tag is not None:
             self._replace(event, event_id, pubkey, d_tag)
         seq = self.next_seq
         self.next_seq += 1
+        created_at = event.created_at
         self._events.append(
-            (seq, event_id, pubkey, event.created_at, event.kind, d_tag, event.to_json().decode())
+            (seq, event_id, pubkey, created_at, kind, d_tag, event.to_json().decode())
         )
         self._tags += [
-            (seq, t[0], t[1], event.created_at)
-            for t in event.tags
-            if len(t) >= 2 and len(t[0]) == 1
+            (t[0], t[1], created_at, seq) for t in event.tags if len(t) >= 2 and len(t[0]) == 1
         ]
         self._stored.add(event_id)
+        log_idx = None
         if logged:
             self._logged.add(event_id)
-            self.log.append(LogEntry.of(event), int(self.clock() * 1000))
+            leaf = _LEAF_PREFIX + event_id + pubkey + bytes.fromhex(event.sig)  # LogEntry.encode
+            log_idx = self.log.append_leaf(event_id, leaf, self._logged_at)
+        self._ids.append((event_id, seq, log_idx))
         if direct:
             self.flush()
-        if event.kind == kinds.DELETION:
+        if kind == kinds.DELETION:
             self._delete(event, pubkey)
 
     def flush(self) -> None:
@@ -154,9 +165,19 @@ class _Writer:
                 self._events,
             )
             self._events.clear()
+        if self._ids:
+            # An id seen before but neither stored nor logged now (a node statement that was
+            # removed) has a row already.
+            self.conn.executemany(
+                "INSERT INTO event_ids (id, seq, log_idx) VALUES (?,?,?) ON CONFLICT (id) "
+                "DO UPDATE SET seq = excluded.seq, log_idx = coalesce(log_idx, excluded.log_idx)",
+                self._ids,
+            )
+            self._ids.clear()
         if self._tags:
             self.conn.executemany(
-                "INSERT INTO tags (seq, name, value, created_at) VALUES (?,?,?,?)", self._tags
+                "INSERT OR IGNORE INTO tags (name, value, created_at, seq) VALUES (?,?,?,?)",
+                self._tags,
             )
             self._tags.clear()
         self.log.flush()
@@ -183,8 +204,23 @@ class _Writer:
             self._remove(seq)
 
     def _remove(self, seq: int) -> None:
-        self.conn.execute("DELETE FROM tags WHERE seq = ?", (seq,))
-        self.conn.execute("DELETE FROM events WHERE seq = ?", (seq,))
+        conn = self.conn
+        row = conn.execute(
+            "SELECT id, created_at, json FROM events WHERE seq = ?", (seq,)
+        ).fetchone()
+        if row is None:
+            return
+        event_id, created_at, text = row
+        conn.executemany(
+            "DELETE FROM tags WHERE name = ? AND value = ? AND created_at = ? AND seq = ?",
+            [
+                (t[0], t[1], created_at, seq)
+                for t in orjson.loads(text)["tags"]
+                if len(t) >= 2 and len(t[0]) == 1
+            ],
+        )
+        conn.execute("DELETE FROM events WHERE seq = ?", (seq,))
+        conn.execute("UPDATE event_ids SET seq = NULL WHERE id = ?", (event_id,))
 
     def _delete(self, deletion: Event, pubkey: bytes) -> None:
         """NIP-09: remove the author's own referenced events and remember the tombstones."""
@@ -194,7 +230,8 @@ class _Writer:
                 continue
             target_id = bytes.fromhex(target)
             row = conn.execute(
-                "SELECT seq FROM events WHERE id = ? AND pubkey = ? AND kind != ?",
+                "SELECT e.seq FROM event_ids i JOIN events e ON e.seq = i.seq "
+                "WHERE i.id = ? AND e.pubkey = ? AND e.kind != ?",
                 (target_id, pubkey, kinds.DELETION),
             ).fetchone()
             if row:
@@ -257,7 +294,7 @@ class SqliteStore:
         except BaseException:
             conn.close()
             raise
-        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Items | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._write_loop, name="store-writer", daemon=True)
         self._thread.start()
         self._local = threading.local()
@@ -273,7 +310,14 @@ class SqliteStore:
         once the commit is durable (or failed). The cheap path for high-rate ingest."""
         if self._closed:
             raise StoreError("store is closed")
-        self._queue.put((event, done, asyncio.get_running_loop()))
+        self._queue.put([(event, done, asyncio.get_running_loop())])
+
+    def submit_many(self, items: Sequence[tuple[Event, Callback]]) -> None:
+        """`submit` for several events at once: they reach the writer together, in order."""
+        if self._closed:
+            raise StoreError("store is closed")
+        loop = asyncio.get_running_loop()
+        self._queue.put([(event, done, loop) for event, done in items])
 
     async def add(self, event: Event) -> None:
         """Queue `event` for the next group commit and wait until it is durable."""
@@ -292,15 +336,15 @@ class SqliteStore:
             else:
                 future.set_exception(outcome)
 
-        self._queue.put((item, settle, asyncio.get_running_loop()))
+        self._queue.put([(item, settle, asyncio.get_running_loop())])
         await future
 
     def _write_loop(self) -> None:
         while True:
-            item = self._queue.get()
-            if item is None:
+            items = self._queue.get()
+            if items is None:
                 break
-            batch = [item]
+            batch = list(items)
             while len(batch) < MAX_BATCH:
                 try:
                     more = self._queue.get_nowait()
@@ -309,7 +353,7 @@ class SqliteStore:
                 if more is None:
                     self._queue.put(None)
                     break
-                batch.append(more)
+                batch += more
             self._commit(batch)
         self._writer.conn.close()
 
@@ -319,11 +363,11 @@ class SqliteStore:
         try:
             conn.execute("BEGIN IMMEDIATE")
             writer = self._writer
-            writer.begin([item for item, _, _ in batch if isinstance(item, Event)])
+            ids = iter(writer.begin([item for item, _, _ in batch if isinstance(item, Event)]))
             for item, _, _ in batch:
                 try:
                     if isinstance(item, Event):
-                        writer.apply(item)
+                        writer.apply(item, next(ids))
                     else:
                         writer.flush()
                         item(conn)
