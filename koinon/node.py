@@ -23,7 +23,7 @@ from koinon.api.rewards import RewardsApi
 from koinon.api.routes import Api
 from koinon.core.keys import SecretKey
 from koinon.errors import KoinonError
-from koinon.pipeline import AcceptPipeline
+from koinon.pipeline import AcceptPipeline, SignatureChecker
 from koinon.relay.info import relay_information
 from koinon.relay.server import TRANSPORT_LIMIT_FACTOR, Relay
 from koinon.rewards.config import RewardsConfig
@@ -91,6 +91,7 @@ class Node:
         self.random_bytes = random_bytes
         self._runner: web.AppRunner | None = None
         self._store: SqliteStore | None = None
+        self._checker: SignatureChecker | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._chain: AnchorClient | None = None
         self.anchoring: AnchoringService | None = None
@@ -137,7 +138,9 @@ class Node:
         except LogError as exc:
             raise NodeError(f"refusing to start: {exc}") from exc
         self.key = key
-        pipeline = AcceptPipeline(store, limits, self.clock)
+        self._checker = SignatureChecker()
+        await self._checker.start()
+        pipeline = AcceptPipeline(store, limits, self.clock, self._checker)
         self.heads = TreeHeadService(store, pipeline, key, self.clock, self.random_bytes)
         relay = Relay(self.settings, pipeline, store, self.clock, self.random_bytes)
         info = relay_information(self.settings, key.public_key)
@@ -250,6 +253,9 @@ class Node:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._checker is not None:
+            await self._checker.close()
+            self._checker = None
         if self._store is not None:
             await self._store.close()
             self._store = None
