@@ -104,6 +104,14 @@ def submit(epoch: uint256, root: bytes32, total: uint256) -> bool:
     assert self._submitted[epoch][msg.sender] == empty(bytes32), "already submitted"
     pair: bytes32 = self._pair(root, total)
     self._submitted[epoch][msg.sender] = pair
+    if len(self._backers[epoch][pair]) == MAX_OPERATORS:
+        # Full only when operators removed since backed it too: keep the current ones, which
+        # leaves room, as the sender is a current operator that has not submitted yet.
+        current: DynArray[address, MAX_OPERATORS] = []
+        for backer: address in self._backers[epoch][pair]:
+            if self.is_operator[backer]:
+                current.append(backer)
+        self._backers[epoch][pair] = current
     self._backers[epoch][pair].append(msg.sender)
     log Submitted(epoch=epoch, operator=msg.sender, root=root, total=total)
     return self._finalize_if_backed(epoch, root, total)

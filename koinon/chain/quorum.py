@@ -18,9 +18,10 @@ from koinon.chain.calls import CallReceipt, ContractCaller, check_hash, check_ui
 QUORUM = "OperatorQuorum"
 MAX_OPERATORS = 32
 # Fixed gas limits, measured on py-evm and anvil (docs/chain.md, "Rewards contracts"):
-# submit: 142,371 – 142,443 when 1 of 1 finalizes; 98,505 for a first pending submission; each
-# earlier backer adds ~4,200 (read and check it), up to 261,101 for the 32nd of 32 operators.
-SUBMIT_GAS = 400_000
+# submit: 142,630 – 142,702 when 1 of 1 finalizes; 98,764 for a first pending submission; each
+# earlier backer adds ~4,200 (read and check it), up to 261,360 for the 32nd of 32 operators and
+# 348,614 for the worst case, pruning 32 recorded backers after operator churn.
+SUBMIT_GAS = 500_000
 FINALIZE_GAS = 300_000  # measured: 77,176 with one backer, 204,254 with 30
 OPERATOR_GAS = 100_000  # measured: add 74,398, remove 37,673 – 40,002
 THRESHOLD_GAS = 50_000  # measured: 31,660

@@ -196,3 +196,28 @@ def test_malformed_submissions_never_reach_the_chain(rewards: RewardsClient) -> 
     for args in ((1, b"short", 1), (-1, X, 1), (1, X, 2**256)):
         with pytest.raises(ValueError):
             rewards.quorum.submit_root(*args)  # type: ignore[arg-type]
+
+
+def test_operator_churn_never_blocks_an_epoch(rewards: RewardsClient) -> None:
+    # More than MAX_OPERATORS (32) operators back one pair over time, the early ones removed
+    # before the later ones join: the record of backers keeps only current ones when it fills.
+    quorum = rewards.quorum
+    early = [user(rewards, f"early-{i}") for i in range(31)]
+    for operator in early:
+        quorum.add_operator(operator.address)
+    quorum.set_threshold(32)
+    for operator in early:
+        assert not operator.quorum.submit_root(1, X, 1).finalized
+    quorum.set_threshold(12)
+    for operator in early[:20]:
+        quorum.remove_operator(operator.address)
+    assert quorum.support(1, X, 1) == 11  # 31 backers recorded, 11 still operators
+
+    late = user(rewards, "late")
+    quorum.add_operator(late.address)
+    assert late.quorum.submit_root(1, X, 1).receipt is not None  # the 32nd record: full now
+    another = user(rewards, "another")
+    quorum.add_operator(another.address)
+    quorum.set_threshold(13)
+    assert another.quorum.submit_root(1, X, 1).finalized  # the 33rd: pruned, then recorded
+    assert quorum.finalized(1) == FinalizedRoot(1, X, 1)
