@@ -218,6 +218,29 @@ async def test_create_add_remove_through_a_real_node(
     assert sorted(members) == sorted(f"  {p.npub}" for p in (alice, bob, dave))
 
 
+async def test_direct_and_group_messages_share_the_pairwise_sessions(
+    node: Node, people: Callable[..., list[Person]]
+) -> None:
+    """Both commands use one Double Ratchet per device pair, each reads only its own kind, and
+    reading them in either order loses nothing."""
+    alice, bob = people("alice", "bob")
+    await init(alice, bob)
+    await alice.run("dm", "send", bob.npub, "dm before the group")
+    await alice.run("group", "create", "both", "-m", bob.npub)  # a control on the same session
+    await alice.run("dm", "send", bob.npub, "dm after the group")
+    assert await bob.read() == [("both", f"* {alice.npub} added you to 'both'")]  # group first
+    out, err = await bob.run("dm", "read")
+    assert err == "" and [line.split(": ", 1)[1] for line in out.splitlines()] == [
+        "dm before the group",
+        "dm after the group",
+    ]
+    await bob.run("dm", "send", alice.npub, "dm reply")  # Bob answers on the session
+    await bob.run("group", "send", "both", "group reply")
+    out, err = await alice.run("dm", "read")  # DMs first this time
+    assert err == "" and out.splitlines()[-1].endswith(": dm reply")
+    assert alice.said(await alice.read(), bob) == ["group reply"]
+
+
 async def test_bad_group_messages_are_reported_and_change_nothing(
     node: Node, people: Callable[..., list[Person]]
 ) -> None:
