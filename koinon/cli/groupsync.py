@@ -23,7 +23,7 @@ from koinon.cli.sealedfile import SealedFile
 from koinon.core.event import parse_event, sign_event
 from koinon.core.keys import SecretKey, npub
 from koinon.errors import KoinonError
-from koinon.messaging import dm, group_chat
+from koinon.messaging import dm, group_chat, group_message
 from koinon.messaging.giftwrap import GIFT_WRAP_KIND, TIMESTAMP_WINDOW, unwrap, wrap_rumor
 from koinon.messaging.group_chat import Broadcast, Delivery
 from koinon.messaging.group_control import (
@@ -154,7 +154,7 @@ async def sync(client: RelayClient, ctx: Context, now: int) -> list[str]:
             opened = unwrap(parse_event(raw), ctx.key.raw)
         except KoinonError:
             continue  # not for us to judge: `dm read` reports unreadable wraps
-        if group_chat.is_control_for(opened.rumor, ctx.own):
+        if group_message.is_control_for(opened.rumor, ctx.own):
             controls.append(opened)
         elif opened.rumor.kind == GROUP_MESSAGE_KIND:
             messages.append(opened)
@@ -240,11 +240,11 @@ async def deliver(
         content = dm.encrypt_for(
             ctx.dm_state.sessions, identity, to.device_id, bundle, text, os.urandom
         )
-        rumor = group_chat.control_rumor(ctx.own, to, content, now)
+        rumor = group_message.control_rumor(ctx.own, to, content, now)
         wraps.append(wrap_rumor(rumor, ctx.key.raw, to.pubkey, now=now, random_bytes=os.urandom))
         sent.append(delivery)
     for broadcast in broadcasts:
-        rumor = group_chat.message_rumor(ctx.key.public_key, broadcast, now)
+        rumor = group_message.message_rumor(ctx.key.public_key, broadcast.content, now)
         for pubkey in broadcast.recipients:
             wraps.append(wrap_rumor(rumor, ctx.key.raw, pubkey, now=now, random_bytes=os.urandom))
     ctx.save()  # before publishing: a message key is never used twice

@@ -5,23 +5,17 @@ pairwise session with one device, and each `Broadcast` as one gift wrap per memb
 Only the admin (the device that created the group) changes its membership, and it numbers its
 changes, so every member applies them in one order. Removal starts a new epoch: every remaining
 member draws a new sender key and shares it with the remaining members only. A group message is
-encrypted once with the sender's chain (`koinon.sessions.groups`); its rumor content is base64 of
-the `GroupMessage` bytes, whose plaintext is the JSON object {"v": 1, "text": ...}.
+encrypted once with the sender's chain (`koinon.sessions.groups`); its wire forms are in
+`group_message`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from koinon.core.keys import npub
-from koinon.messaging.giftwrap import Rumor, make_rumor
 from koinon.messaging.group_control import (
-    CONTROL_KIND,
-    GROUP_MESSAGE_KIND,
     Change,
     Control,
     Device,
@@ -32,6 +26,12 @@ from koinon.messaging.group_control import (
     check_devices,
     check_name,
 )
+from koinon.messaging.group_message import (
+    encode_payload,
+    message_content,
+    parse_message_content,
+    parse_payload,
+)
 from koinon.messaging.group_state import (
     MAX_QUEUED,
     MAX_WAITING,
@@ -41,11 +41,9 @@ from koinon.messaging.group_state import (
     Waiting,
 )
 from koinon.sessions.errors import DecryptError
-from koinon.sessions.group_wire import MESSAGE_FORMAT, GroupError, GroupMessage, Roster
+from koinon.sessions.group_wire import GroupError, GroupMessage, Roster
 from koinon.sessions.groups import GroupState, MissingSenderKey
 from koinon.sessions.primitives import Random
-
-PAYLOAD_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,69 +61,6 @@ class Broadcast:
     group_id: bytes
     recipients: tuple[str, ...]
     content: str
-
-
-# -- formats ----------------------------------------------------------------------------------
-
-
-def encode_payload(text: str) -> bytes:
-    """The plaintext a group message encrypts."""
-    return json.dumps({"v": PAYLOAD_VERSION, "text": text}, separators=(",", ":")).encode()
-
-
-def parse_payload(plaintext: bytes) -> str:
-    """The text of a decrypted group message; another version raises GroupChatError."""
-    try:
-        body = json.loads(plaintext)
-    except (ValueError, TypeError):
-        raise GroupChatError("group message payload is not JSON") from None
-    if not isinstance(body, dict) or body.get("v") != PAYLOAD_VERSION:
-        version = body.get("v") if isinstance(body, dict) else None
-        raise GroupChatError(f"unknown group message payload version {version!r}")
-    if not isinstance(body.get("text"), str):
-        raise GroupChatError("group message payload without text")
-    return str(body["text"])
-
-
-def message_content(message: GroupMessage) -> str:
-    """The content of a group message rumor."""
-    return base64.b64encode(message.to_bytes()).decode()
-
-
-def parse_message_content(content: str) -> GroupMessage:
-    """The group message in a rumor's content; junk, truncation or another version raise."""
-    try:
-        data = base64.b64decode(content, validate=True)
-    except (binascii.Error, ValueError):
-        raise GroupChatError("group message is not base64") from None
-    if not data:
-        raise GroupChatError("group message is empty")
-    if data[0] != MESSAGE_FORMAT:
-        raise GroupChatError(f"unknown group message version {data[0]:#04x}")
-    try:
-        return GroupMessage.from_bytes(data)
-    except DecryptError as exc:
-        raise GroupChatError(f"malformed group message: {exc}") from None
-
-
-def control_rumor(sender: Device, to: Device, content: str, now: int) -> Rumor:
-    """The kind-1449 rumor carrying a session message `content` to one member device."""
-    tags = [["p", to.pubkey], ["device", to.device_id], ["sender_device", sender.device_id]]
-    return make_rumor(sender.pubkey, kind=CONTROL_KIND, content=content, created_at=now, tags=tags)
-
-
-def message_rumor(sender: str, broadcast: Broadcast, now: int) -> Rumor:
-    """The kind-1450 rumor of a group message: the same rumor goes to every recipient."""
-    return make_rumor(sender, kind=GROUP_MESSAGE_KIND, content=broadcast.content, created_at=now)
-
-
-def is_control_for(rumor: Rumor, own: Device) -> bool:
-    """Whether `rumor` is a control rumor addressed to this device."""
-    return (
-        rumor.kind == CONTROL_KIND
-        and own.pubkey in rumor.tag_values("p")
-        and rumor.tag_values("device") == [own.device_id]
-    )
 
 
 # -- what the admin and senders do --------------------------------------------------------------

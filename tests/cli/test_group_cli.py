@@ -29,7 +29,7 @@ from koinon.core import ncryptsec
 from koinon.core.event import parse_event
 from koinon.core.keys import SecretKey, npub
 from koinon.errors import KoinonError
-from koinon.messaging import group_chat
+from koinon.messaging import group_message
 from koinon.messaging.giftwrap import unwrap, wrap_rumor
 from koinon.messaging.group_chat import Broadcast
 from koinon.messaging.group_control import GROUP_MESSAGE_KIND
@@ -141,7 +141,7 @@ async def group_messages_for(person: Person, relay: str) -> list[GroupMessage]:
     for raw in wraps:
         rumor = unwrap(parse_event(raw), person.key.raw).rumor
         if rumor.kind == GROUP_MESSAGE_KIND:
-            found.append(group_chat.parse_message_content(rumor.content))
+            found.append(group_message.parse_message_content(rumor.content))
     return found
 
 
@@ -282,7 +282,7 @@ async def test_bad_group_messages_are_reported_and_change_nothing(
     future = alice_ctx.store.find("pair").state.encrypt(b'{"v":7,"text":"from the future"}')
     alice_ctx.save()
     async with connect(node.ws_url) as client:
-        content = group_chat.message_content(future)
+        content = group_message.message_content(future)
         broadcast = Broadcast(message.group_id, (bob.key.public_key,), content)
         await _publish_group_rumor(client, alice, bob, broadcast)
     out, err = await bob.run("group", "read")
@@ -297,7 +297,7 @@ async def _publish_group_rumor(
 ) -> None:
     """What a member (or anyone with the sender's key) could put on the relay for `to`."""
     now = int(time.time())
-    rumor = group_chat.message_rumor(sender.key.public_key, broadcast, now)
+    rumor = group_message.message_rumor(sender.key.public_key, broadcast.content, now)
     wrap = wrap_rumor(rumor, sender.key.raw, to.key.public_key, now=now, random_bytes=os.urandom)
     accepted, reason = await client.publish(wrap)
     assert accepted, reason

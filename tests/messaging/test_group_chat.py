@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from koinon.messaging import group_chat
+from koinon.messaging import group_chat, group_message
 from koinon.messaging.giftwrap import Rumor
 from koinon.messaging.group_chat import Broadcast, Delivery
 from koinon.messaging.group_control import (
@@ -89,7 +89,7 @@ class Net:
         group_chat.mark_shared(sender.store, deliveries)
         for broadcast in broadcasts:
             self.clock += 1
-            rumor = group_chat.message_rumor(sender.device.pubkey, broadcast, self.clock)
+            rumor = group_message.message_rumor(sender.device.pubkey, broadcast.content, self.clock)
             self.sent.append((broadcast, rumor.id))
             for device in self.phones:
                 if device.pubkey in broadcast.recipients:
@@ -185,7 +185,7 @@ def test_joiner_reads_later_messages_only() -> None:
     assert net.read(carol)[0] == ["welcome dave"]
     # The messages sent before Dave joined, handed to his state, do not open.
     for broadcast in earlier:
-        message = group_chat.parse_message_content(broadcast.content)
+        message = group_message.parse_message_content(broadcast.content)
         with pytest.raises(DecryptError):
             dave.group().state.decrypt(message)
 
@@ -211,7 +211,7 @@ def test_removed_member_cannot_read_after_removal() -> None:
     assert sorted(net.read(dave)[0]) == ["carol is gone", "new keys"]
     for broadcast in after:
         assert carol.device.pubkey not in broadcast.recipients
-        message = group_chat.parse_message_content(broadcast.content)
+        message = group_message.parse_message_content(broadcast.content)
         with pytest.raises(MissingSenderKey):
             carol.group().state.decrypt(message)
         assert message.epoch == carol.group().state.epoch + 1
@@ -338,9 +338,7 @@ def test_bad_group_messages_give_clear_errors_and_leave_state_intact() -> None:
     net.mail.pop(bob.device)
     before = bob.store.to_bytes()
     for name, content in _mutations(good.content).items():
-        bad = group_chat.message_rumor(
-            alice.device.pubkey, Broadcast(good.group_id, (), content), 5
-        )
+        bad = group_message.message_rumor(alice.device.pubkey, content, 5)
         net.mail[bob.device].append(Mail(alice.device.pubkey, rumor=bad))
         lines, warnings = net.read(bob)
         assert lines == [], name
@@ -355,14 +353,14 @@ def test_bad_group_messages_give_clear_errors_and_leave_state_intact() -> None:
         }[name]
         assert any(part in warning for part in expected.split("|")), (name, warning)
         assert bob.store.to_bytes() == before, name
-    rumor = group_chat.message_rumor(alice.device.pubkey, good, 6)
+    rumor = group_message.message_rumor(alice.device.pubkey, good.content, 6)
     net.mail[bob.device].append(Mail(alice.device.pubkey, rumor=rumor))
     assert net.read(bob) == (["real"], [])
 
 
 def test_unknown_payload_and_control_versions() -> None:
     with pytest.raises(GroupChatError, match="unknown group message payload version 2"):
-        group_chat.parse_payload(b'{"v":2,"text":"x"}')
+        group_message.parse_payload(b'{"v":2,"text":"x"}')
     with pytest.raises(GroupChatError, match="unknown group control version 2"):
         parse_controls('{"v":2,"controls":[]}')
     with pytest.raises(GroupChatError, match="unknown type 'promote'"):
@@ -463,7 +461,7 @@ def test_junk_group_messages_raise_only_our_errors(data: bytes) -> None:
     import base64
 
     try:
-        message = group_chat.parse_message_content(base64.b64encode(data).decode())
+        message = group_message.parse_message_content(base64.b64encode(data).decode())
     except GroupChatError:
         return
     assert isinstance(message, GroupMessage)
