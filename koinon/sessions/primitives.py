@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+import nacl.bindings
+import nacl.exceptions
 
 from koinon.sessions.errors import SessionError
 
@@ -26,15 +27,15 @@ class KeyPair:
 
     secret: bytes = field(repr=False)
     public: bytes
-    private_key: X25519PrivateKey = field(repr=False, compare=False)
 
     @classmethod
     def from_secret(cls, secret: bytes) -> KeyPair:
         """The key pair of a 32-byte secret."""
         if len(secret) != KEY_SIZE:
             raise SessionError("an X25519 secret key is 32 bytes")
-        private_key = X25519PrivateKey.from_private_bytes(secret)
-        return cls(secret, private_key.public_key().public_bytes_raw(), private_key)
+        # libsodium's fixed-base multiplication uses precomputed tables: about twice as fast as
+        # OpenSSL loading a private key and deriving its public key, which a DH ratchet step does.
+        return cls(secret, nacl.bindings.crypto_scalarmult_base(secret))
 
     @classmethod
     def generate(cls, random: Random) -> KeyPair:
@@ -50,9 +51,10 @@ def dh(own: KeyPair, peer_public: bytes) -> bytes:
         # RFC 7748 would mask bit 255 and reduce; refusing keeps every key one encoding only.
         raise SessionError("X25519 public key not canonically encoded")
     try:
-        return own.private_key.exchange(X25519PublicKey.from_public_bytes(peer_public))
-    except ValueError as exc:  # the all-zero shared secret of a low-order point
+        shared: bytes = nacl.bindings.crypto_scalarmult(own.secret, peer_public)
+    except nacl.exceptions.RuntimeError as exc:  # the all-zero shared secret of a low-order point
         raise SessionError("X25519 public key of low order") from exc
+    return shared
 
 
 def _fast_sha256() -> Callable[[bytes], Any]:
