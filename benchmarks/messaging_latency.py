@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import os
 import re
@@ -39,6 +40,7 @@ from koinon.core.keys import SecretKey
 from koinon.messaging import dm, franking
 from koinon.messaging.franked_dm import FrankedMessage, check_received, frank
 from koinon.messaging.giftwrap import Rumor, unwrap, wrap_rumor
+from koinon.sessions.prekeys import PrekeyBundle
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXT = "x" * 100
@@ -78,7 +80,7 @@ def running_node(anchor: bool) -> Iterator[str]:
                 proc.wait()
 
 
-@dataclass
+@dataclass(eq=False)
 class Party:
     """One person with one device."""
 
@@ -98,9 +100,14 @@ class Party:
     def me(self) -> str:
         return self.key.public_key
 
+    @functools.cached_property
+    def bundle(self) -> PrekeyBundle:
+        """The published bundle, made once (a sender fetches it, it does not sign it)."""
+        return self.device.bundle(self.key.raw, os.urandom)
+
     def rumor_to(self, peer: Party, payload: bytes) -> Rumor:
         identity = self.device.identity(self.key.raw)
-        bundle = peer.device.bundle(peer.key.raw, os.urandom)
+        bundle = peer.bundle
         content = dm.encrypt_bytes_for(
             self.sessions, identity, peer.device.device_id, bundle, payload, os.urandom
         )
