@@ -3,17 +3,18 @@ payout proofs. Everything here can be recomputed by the client (`koinon rewards 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from aiohttp import web
 
 from koinon.api.problem import from_rejected, problem
-from koinon.core.keys import parse_public_key
+from koinon.core.event import Event
+from koinon.core.keys import SecretKey, parse_public_key
 from koinon.errors import Rejected, invalid
 from koinon.rewards.accounts import checksum_address, payout_address
+from koinon.rewards.config import RewardsConfig
 from koinon.rewards.settlement import Settlement, settle
-from koinon.services.settlement import SettlementService
 
 CORS = {"Access-Control-Allow-Origin": "*"}
 
@@ -60,10 +61,24 @@ def settlement_json(settlement: Settlement) -> dict[str, Any]:
     }
 
 
+class Settlements(Protocol):
+    """What the routes read from the node's settlement service."""
+
+    config: RewardsConfig
+    key: SecretKey
+    delay: float
+
+    def due(self) -> int: ...
+
+    async def inputs(self, epoch: int) -> list[Event] | None: ...
+
+    async def record(self, epoch: int) -> Event | None: ...
+
+
 class RewardsApi:
     """Handlers over the node's settlement service."""
 
-    def __init__(self, service: SettlementService, chain: object) -> None:
+    def __init__(self, service: Settlements, chain: object) -> None:
         self.service = service
         self.chain = chain
         self._cache: dict[int, Settlement] = {}

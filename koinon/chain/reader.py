@@ -1,4 +1,4 @@
-"""Read-only access to an AnchorRegistry over any JSON-RPC endpoint, for independent verifiers."""
+"""Read-only access to the AnchorRegistry and KOIN over any JSON-RPC endpoint, for verifiers."""
 
 from __future__ import annotations
 
@@ -31,3 +31,15 @@ def read_anchor(
     if block is None or "timestamp" not in block:
         raise AnchorNotFound(f"block {block_number} is not on this chain")
     return OnChainAnchor(bytes(root), int(size), int(block_number), int(block["timestamp"]))
+
+
+def read_balance(rpc_url: str, token: str, account: bytes, timeout: float = DEFAULT_TIMEOUT) -> int:
+    """The KOIN balance of 20-byte `account`, read through the token's `balanceOf`."""
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    if not Web3.is_address(token) or len(account) != 20:
+        raise ChainError("a malformed token or account address")
+    contract = w3.eth.contract(
+        address=Web3.to_checksum_address(token), abi=load_artifact("KoinToken").abi
+    )
+    with translated("read balance"):
+        return int(contract.functions.balanceOf(Web3.to_checksum_address(account)).call())

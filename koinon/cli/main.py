@@ -9,7 +9,17 @@ import sys
 from collections.abc import Sequence
 
 from koinon import __version__
-from koinon.cli import dmcmd, groupcmd, keycmd, ledgercmd, reportcmd, social, upcmd, verifycmd
+from koinon.cli import (
+    dmcmd,
+    groupcmd,
+    keycmd,
+    ledgercmd,
+    reportcmd,
+    rewardscmd,
+    social,
+    upcmd,
+    verifycmd,
+)
 from koinon.errors import KoinonError
 
 
@@ -30,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     dmcmd.register(commands)
     groupcmd.register(commands)
     reportcmd.register(commands)
+    rewardscmd.register(commands)
     return parser
 
 

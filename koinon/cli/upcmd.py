@@ -6,10 +6,13 @@ import argparse
 import dataclasses
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from koinon.node import Node, serve
+from koinon.core.keys import parse_public_key
 from koinon.settings import Limits, Settings
+
+if TYPE_CHECKING:  # the node (aiohttp, numpy, the store) loads only when `up` runs
+    from koinon.node import Node
 
 
 def register(commands: Any) -> None:
@@ -69,6 +72,34 @@ def register(commands: Any) -> None:
         action="store_true",
         help="keep the log and sign tree heads, but do not anchor them on a chain",
     )
+    rewards = up.add_argument_group("rewards", "epoch settlement (docs/rewards.md)")
+    rewards.add_argument("--no-rewards", action="store_true", help="do not settle reward epochs")
+    rewards.add_argument(
+        "--epoch-seconds",
+        type=int,
+        default=Settings.epoch_seconds,
+        help="length of a reward epoch (default %(default)s)",
+    )
+    rewards.add_argument(
+        "--rewards-genesis",
+        type=int,
+        default=Settings.rewards_genesis,
+        metavar="UNIX_TIME",
+        help="when epoch 0 starts (default %(default)s, 2026-01-01 UTC)",
+    )
+    rewards.add_argument(
+        "--trust-seed",
+        action="append",
+        default=[],
+        metavar="NPUB",
+        help="a key trust propagates from over the follow graph (repeatable)",
+    )
+    rewards.add_argument(
+        "--settle-delay",
+        type=float,
+        default=Settings.settle_delay,
+        help="seconds after an epoch ends before it is settled (default %(default)s)",
+    )
     up.add_argument("--log-level", default="WARNING", help="logging level (default %(default)s)")
     up.set_defaults(run=run)
 
@@ -91,6 +122,12 @@ def settings_from(args: argparse.Namespace) -> Settings:
         anchor_interval=args.anchor_interval,
         chain_rpc=args.chain_rpc,
         chain_contract=args.contract,
+        rewards=not args.no_rewards,
+        epoch_seconds=args.epoch_seconds,
+        rewards_genesis=args.rewards_genesis,
+        trust_seeds=tuple(parse_public_key(seed) for seed in args.trust_seed),
+        settle_delay=args.settle_delay,
+        settle_interval=min(Settings.settle_interval, max(0.5, args.epoch_seconds / 4)),
     )
 
 
@@ -103,6 +140,8 @@ def _announce(node: Node) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     """Serve until interrupted."""
+    from koinon.node import serve
+
     logging.getLogger().setLevel(args.log_level.upper())
     await serve(settings_from(args), _announce)
     return 0
