@@ -196,7 +196,7 @@ class Node:
             trust_seeds=settings.trust_seeds,
             note_labelers=settings.note_labelers or (key.public_key,),
         )
-        quorum = None
+        contracts = None
         if self._chain is not None:
             from koinon.chain import ChainError
             from koinon.chain.rewards import rewards_beside
@@ -207,7 +207,6 @@ class Node:
                 )
             except ChainError as exc:
                 raise NodeError(f"cannot open the rewards contracts: {exc}") from exc
-            quorum = contracts.quorum
             ledger_info["rewards"] = {
                 "chain_id": contracts.chain_id,
                 "contracts": contracts.addresses.as_json(),
@@ -221,7 +220,7 @@ class Node:
             self.clock,
             self.random_bytes,
             delay=settings.settle_delay,
-            quorum=quorum,
+            chain=contracts,
         )
         self._tasks.append(asyncio.create_task(service.run(settings.settle_interval)))
         return service

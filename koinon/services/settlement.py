@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -17,15 +17,34 @@ from koinon.pipeline import AcceptPipeline
 from koinon.rewards.config import RewardsConfig
 from koinon.rewards.events import epoch_filters
 from koinon.rewards.settlement import Settlement, record_template, settle
+from koinon.rewards.tree import EMPTY_ROOT, BondLeaf
 from koinon.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 
 
-class RootSubmitter(Protocol):
-    """Where a settlement root goes to be finalized (the operator quorum contract)."""
+class OnChain(Protocol):
+    """What settling needs from the rewards contracts (`koinon.chain.rewards.RewardsClient`)."""
 
+    @property
+    def quorum(self) -> Quorum: ...
+
+    @property
+    def bonds(self) -> Bonds: ...
+
+
+class Quorum(Protocol):
     def submit_root(self, epoch: int, root: bytes, total: int) -> object: ...
+
+    def finalized(self, epoch: int) -> object | None: ...
+
+
+class Bonds(Protocol):
+    def bond_of(self, event_id: bytes, owner: str | bytes | None = None) -> int: ...
+
+    def is_settled(self, event_id: bytes, owner: str | bytes | None = None) -> bool: ...
+
+    def settle(self, leaf: BondLeaf, proof: Sequence[bytes]) -> object: ...
 
 
 class SettlementService:
@@ -42,7 +61,7 @@ class SettlementService:
         random_bytes: Callable[[int], bytes],
         *,
         delay: float,
-        quorum: RootSubmitter | None = None,
+        chain: OnChain | None = None,
     ) -> None:
         self.store = store
         self.pipeline = pipeline
@@ -52,7 +71,7 @@ class SettlementService:
         self.clock = clock
         self.random_bytes = random_bytes
         self.delay = delay
-        self.quorum = quorum
+        self.chain = chain
         self._lock = asyncio.Lock()
 
     def inputs_path(self, epoch: int) -> Path:
@@ -89,7 +108,9 @@ class SettlementService:
         async with self._lock:
             kept = await self.inputs(epoch)
             if kept is not None and self.record_path(epoch).exists():
-                return await asyncio.to_thread(settle, kept, self.config, epoch)
+                settlement = await asyncio.to_thread(settle, kept, self.config, epoch)
+                await self._finish_on_chain(settlement)
+                return settlement
             filters = [parse_filter(raw) for raw in epoch_filters(self.config, epoch)]
             found = await self.store.query_all(filters)
             events = [decode_event(raw) for raw in found]
@@ -107,12 +128,29 @@ class SettlementService:
             await asyncio.to_thread(_write_atomic, self.inputs_path(epoch), lines)
             await asyncio.to_thread(_write_atomic, self.record_path(epoch), record.to_json())
             await self.pipeline.accept(record)
-            if self.quorum is not None and settlement.total > 0:
-                await asyncio.to_thread(
-                    self.quorum.submit_root, epoch, settlement.root, settlement.total
-                )
             log.info("settled epoch %d: root %s", epoch, settlement.root.hex())
+            await self._finish_on_chain(settlement)
             return settlement
+
+    def submitted_path(self, epoch: int) -> Path:
+        """The marker written once an epoch's root is final on chain and its bonds settled."""
+        return self.folder / f"epoch-{epoch}.onchain"
+
+    async def _finish_on_chain(self, settlement: Settlement) -> None:
+        """Submit the root to the quorum and, once it is final, settle the epoch's bonds."""
+        chain, epoch = self.chain, settlement.epoch
+        if chain is None or settlement.root == EMPTY_ROOT or self.submitted_path(epoch).exists():
+            return
+        await asyncio.to_thread(chain.quorum.submit_root, epoch, settlement.root, settlement.total)
+        if await asyncio.to_thread(chain.quorum.finalized, epoch) is None:
+            return  # other operators have yet to agree; the next round tries again
+        for leaf in settlement.bonds:
+            bonded = await asyncio.to_thread(chain.bonds.bond_of, leaf.event_id, leaf.owner)
+            if bonded and not await asyncio.to_thread(
+                chain.bonds.is_settled, leaf.event_id, leaf.owner
+            ):
+                await asyncio.to_thread(chain.bonds.settle, leaf, settlement.proof(leaf))
+        await asyncio.to_thread(_write_atomic, self.submitted_path(epoch), b"")
 
     async def run(self, interval: float) -> None:
         """Settle each epoch as it becomes due, for as long as the node runs."""
@@ -120,7 +158,10 @@ class SettlementService:
             await asyncio.sleep(interval)
             try:
                 epoch = self.due()
-                if epoch >= 0 and not self.record_path(epoch).exists():
+                if epoch >= 0 and not (
+                    self.record_path(epoch).exists()
+                    and (self.chain is None or self.submitted_path(epoch).exists())
+                ):
                     await self.settle(epoch)
             except Exception:
                 log.exception("settling an epoch failed")

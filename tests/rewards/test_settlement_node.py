@@ -143,3 +143,66 @@ async def test_unknown_epochs_and_bad_numbers_get_problems(node: Node) -> None:
             assert response.status == 400
         async with http.get(node.http_url + "/rewards/epochs/2/proof/nobody") as response:
             assert response.status == 400
+
+
+async def test_a_bond_on_a_misleading_post_is_slashed_on_chain(tmp_path: Path) -> None:
+    """Epoch 5 pays an author, who bonds KOIN on a post of epoch 6; the node's notes label
+    settles it as misleading, so settling epoch 6 slashes the bond on chain and pays the writer."""
+    from koinon.chain.rewards import rewards_beside
+    from koinon.rewards.accounts import ethereum_secret
+    from koinon.rewards.events import BOND_DECLARATION
+
+    genesis = int(time.time()) - 10 * EPOCH_SECONDS
+    node = Node(settings(tmp_path / "node", genesis, anchoring=True))
+    await node.start()
+    try:
+        assert node.settlement is not None and node._chain is not None
+        config = node.settlement.config
+        async with connect(node.ws_url) as client:
+            for event in epoch_events(config.window(5)[0]):
+                assert await client.publish(event) == (True, "")
+        paid = await node.settlement.settle(5)
+        author_key, writer_key = KEYS[1], KEYS[4]
+        operator = rewards_beside(node._chain, node.key.raw, data_dir=tmp_path / "node" / "chain")
+        author = operator.as_account(ethereum_secret(author_key))
+        leaf = paid.payout_of(pubkey_of(author_key))
+        assert leaf is not None
+        operator.distributor.claim(leaf, paid.proof(leaf))
+        stake = leaf.amount // 2
+
+        start6 = config.window(6)[0]
+        claim = make_event(author_key, 1, "a dubious claim", created_at=start6 + 1)
+        author.bonds.bond(bytes.fromhex(claim.id), stake)
+        declaration = make_event(
+            author_key, BOND_DECLARATION, "", [["e", claim.id], ["amount", str(stake)]], start6 + 2
+        )
+        label = make_event(
+            node.key.raw,
+            1985,
+            "",
+            [
+                ["L", "koinon.notes"],
+                ["l", "misleading", "koinon.notes"],
+                ["e", claim.id],
+                ["writer", pubkey_of(writer_key)],
+            ],
+            start6 + 50,
+        )
+        async with connect(node.ws_url) as client:
+            for event in [claim, declaration, label, *epoch_events(start6)[5:]]:
+                assert await client.publish(event) == (True, "")
+        settled = await node.settlement.settle(6)
+
+        (slash,) = settled.result.slashes
+        assert (slash.event_id, slash.owner, slash.amount) == (
+            claim.id,
+            pubkey_of(author_key),
+            stake,
+        )
+        writer = next(p for p in settled.result.payouts if p.pubkey == pubkey_of(writer_key))
+        assert writer.notes == slash.to_writers > 0
+        assert author.bonds.bond_of(bytes.fromhex(claim.id)) == 0
+        assert author.bonds.is_settled(bytes.fromhex(claim.id))
+        assert author.token.balance_of() == leaf.amount - stake  # the slash was not returned
+    finally:
+        await node.stop()
