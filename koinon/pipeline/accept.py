@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 
@@ -10,7 +11,7 @@ from koinon.core import kinds
 from koinon.core.admission import AdmissionLimits, admit
 from koinon.core.event import BAD_SIGNATURE_MESSAGE, Event, check_id
 from koinon.errors import Reason, Rejected, invalid
-from koinon.pipeline.signatures import SignatureChecker, record
+from koinon.pipeline.signatures import MAX_BATCH, SignatureChecker, record
 from koinon.store.base import EventStore, StoreError
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,12 @@ class AcceptPipeline:
     def _check_signatures(self) -> None:
         waiting, records = self._waiting, self._records
         self._waiting, self._records = [], []
-        self.checker.check(records, lambda verdicts: self._signed(waiting, verdicts))
+        # In slices the checker answers one at a time, so the loop can serve other work between.
+        for start in range(0, len(waiting), MAX_BATCH):
+            self.checker.check(
+                records[start : start + MAX_BATCH],
+                functools.partial(self._signed, waiting[start : start + MAX_BATCH]),
+            )
 
     def _signed(self, waiting: list[tuple[Event, Done]], verdicts: list[bool]) -> None:
         now = int(self.clock())

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 # protocol limit, the session answers with a NIP-01 error and the connection stays open.
 TRANSPORT_LIMIT_FACTOR = 4
 MAX_OUTBOX_FRAMES = 100_000
+YIELD_EVERY = 32  # messages read before letting other tasks run
 INTERNAL = Rejected(Reason.ERROR, "internal error")
 
 
@@ -77,7 +78,14 @@ class Connection:
         writer = asyncio.create_task(self._writer())
         try:
             self._run_commands(self.session.start())
+            unyielded = 0
             async for message in self.ws:
+                # Frames already buffered are read without a pause; give other connections
+                # (a REQ waiting for its answer) a turn now and then.
+                unyielded += 1
+                if unyielded >= YIELD_EVERY:
+                    unyielded = 0
+                    await asyncio.sleep(0)
                 if message.type == WSMsgType.TEXT:
                     self._run_commands(self.session.receive(message.data, self.relay.clock()))
                 elif message.type == WSMsgType.BINARY:
@@ -169,7 +177,8 @@ class Relay:
 
     def _broadcast(self, event: Event, event_json: bytes) -> None:
         for connection in self.connections:
-            connection.deliver(event, event_json)
+            if connection.session.subscriptions:
+                connection.deliver(event, event_json)
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         """aiohttp handler for a websocket upgrade."""

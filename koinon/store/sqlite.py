@@ -38,6 +38,9 @@ UNLIMITED = 2**62  # a LIMIT no query reaches
 T = TypeVar("T")
 
 MAX_BATCH = 2000
+SETTLE_SLICE = 64  # outcomes reported to the event loop per callback
+INLINE_BUDGET = 0.001  # seconds a client query may take on the event loop's thread
+PROGRESS_STEPS = 200  # SQLite VM instructions between checks of that budget
 Outcome = BaseException | None
 Callback = Callable[[Outcome], None]
 Job = Callable[[sqlite3.Connection], None]
@@ -277,12 +280,16 @@ class SqliteStore:
         readers: int = 2,
         clock: Callable[[], float] = time.time,
         node_pubkey: str | None = None,
+        inline_budget: float = INLINE_BUDGET,
     ) -> None:
         """`node_pubkey`: the node's own tree heads and anchor records (kinds 3961 and 3962
-        signed by it) are statements about the log, so they are stored but not logged."""
+        signed by it) are statements about the log, so they are stored but not logged.
+        `inline_budget`: seconds a query or count may run on the event loop's own thread before
+        it is handed to a reader thread instead (0: always a reader thread)."""
         self.path = path
         self.default_limit = default_limit
         self.max_limit = max_limit
+        self.inline_budget = inline_budget
         conn = connect(path)
         try:
             migrate(conn)
@@ -386,8 +393,10 @@ class SqliteStore:
         for (_, done, loop), outcome in zip(batch, outcomes, strict=True):
             by_loop.setdefault(loop, []).append((done, outcome))
         for loop, settled in by_loop.items():
-            with contextlib.suppress(RuntimeError):  # the loop is gone; nobody waits any more
-                loop.call_soon_threadsafe(_settle, settled)
+            # In slices, so that the loop serves other work (a REQ) between them.
+            for start in range(0, len(settled), SETTLE_SLICE):
+                with contextlib.suppress(RuntimeError):  # the loop is gone; nobody waits
+                    loop.call_soon_threadsafe(_settle, settled[start : start + SETTLE_SLICE])
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -452,12 +461,30 @@ class SqliteStore:
             log.exception("store read failed")
             raise StoreError("could not read from the store") from exc
 
+    async def _read_soon(self, fn: Callable[..., T], *args: object) -> T:
+        """Run `fn(connection, *args)` right here if it takes less than the inline budget,
+        else on a reader thread. Most client queries take a fraction of a millisecond, less
+        than handing them to another thread and back costs when every core is busy."""
+        if self.inline_budget > 0 and not self._closed:
+            conn = self._reader()
+            deadline = time.perf_counter() + self.inline_budget
+            conn.set_progress_handler(lambda: time.perf_counter() > deadline, PROGRESS_STEPS)
+            try:
+                return fn(conn, *args)
+            except sqlite3.Error as exc:
+                if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_INTERRUPT:
+                    log.exception("store read failed")
+                    raise StoreError("could not read from the store") from exc
+            finally:
+                conn.set_progress_handler(None, 0)
+        return await self._read(fn, *args)
+
     async def query(
         self, filters: Sequence[Filter], readers: frozenset[str] | None = None
     ) -> list[bytes]:
         """Matching events' JSON, newest first (ties by lowest id), per-filter limits applied.
         With `readers`, gift wraps are included only when addressed to one of them."""
-        return await self._read(self._query_sync, filters, readers)
+        return await self._read_soon(self._query_sync, filters, readers)
 
     async def query_all(self, filters: Sequence[Filter]) -> list[bytes]:
         """Every matching event's JSON, newest first, ignoring filter limits (for the node's own
@@ -466,7 +493,7 @@ class SqliteStore:
 
     async def count(self, filters: Sequence[Filter], readers: frozenset[str] | None = None) -> int:
         """Distinct matching events (NIP-45), with the same gift-wrap rule as `query`."""
-        return await self._read(self._count_sync, filters, readers)
+        return await self._read_soon(self._count_sync, filters, readers)
 
     # -- the transparency log --------------------------------------------------------------
 
