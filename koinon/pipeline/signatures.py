@@ -127,7 +127,7 @@ class SignatureChecker:
                 records, done = self._pending.popleft()
                 if len(records) != count:
                     raise ValueError("signature checker answered out of step")
-                done([b == 1 for b in body])
+                _answer(done, [b == 1 for b in body])
                 await asyncio.sleep(0)  # one reply per turn: other work may run between them
         except asyncio.CancelledError:
             raise
@@ -141,19 +141,17 @@ class SignatureChecker:
             log.error("%s; checking signatures on the event loop until it restarts", why)
         proc, self._proc = self._proc, None
         if proc is not None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
             self._spawn(_end(proc))
         self._retry_at = asyncio.get_running_loop().time() + RESTART_AFTER
         while self._pending:
             records, done = self._pending.popleft()
-            done(check_inline(records))
+            _answer(done, check_inline(records))
 
     async def close(self) -> None:
         """Stop the child once it has answered what it was sent."""
         self._closed = True
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        proc = self._proc
+        proc, self._proc = self._proc, None  # its end of input is expected now, not a failure
         if proc is None:
             return
         if proc.stdin is not None:
@@ -161,11 +159,17 @@ class SignatureChecker:
         if self._reader is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
-        self._proc = None
         await _end(proc)
         while self._pending:  # only if the child died while closing
             records, done = self._pending.popleft()
-            done(check_inline(records))
+            _answer(done, check_inline(records))
+
+
+def _answer(done: Verdicts, verdicts: list[bool]) -> None:
+    try:
+        done(verdicts)
+    except Exception:  # a caller's failure must not stop the answers to the others
+        log.exception("handling signature verdicts failed")
 
 
 def _chunks(records: list[bytes], done: Verdicts) -> list[tuple[list[bytes], Verdicts]]:
@@ -187,9 +191,10 @@ def _chunks(records: list[bytes], done: Verdicts) -> list[tuple[list[bytes], Ver
 
 
 async def _end(proc: asyncio.subprocess.Process) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        if proc.stdin is not None:
-            proc.stdin.close()
+    """Close the child's input and wait for it to exit; kill it only if it does not. (Killing
+    a child that has exited makes `Popen` reap it behind asyncio's child watcher.)"""
+    if proc.stdin is not None:
+        proc.stdin.close()
     try:
         await asyncio.wait_for(proc.wait(), 5.0)
     except TimeoutError:
