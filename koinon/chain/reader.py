@@ -43,3 +43,18 @@ def read_balance(rpc_url: str, token: str, account: bytes, timeout: float = DEFA
     )
     with translated("read balance"):
         return int(contract.functions.balanceOf(Web3.to_checksum_address(account)).call())
+
+
+def read_finalized(
+    rpc_url: str, quorum: str, epoch: int, timeout: float = DEFAULT_TIMEOUT
+) -> tuple[bytes, int] | None:
+    """The (root, total) the OperatorQuorum finalized for `epoch`, or None while there is none."""
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    if not Web3.is_address(quorum):
+        raise ChainError("a malformed quorum address")
+    contract = w3.eth.contract(
+        address=Web3.to_checksum_address(quorum), abi=load_artifact("OperatorQuorum").abi
+    )
+    with translated("read finalized root"):
+        root, total = contract.functions.finalized(epoch).call()
+    return None if bytes(root) == bytes(32) else (bytes(root), int(total))

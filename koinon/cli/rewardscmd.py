@@ -75,6 +75,12 @@ def register(commands: Any) -> None:
     verify.add_argument("number", type=int, help="the epoch to verify")
     verify.add_argument("--json", action="store_true", help="print the result as JSON")
     _node_option(verify)
+    verify.add_argument(
+        "--chain-rpc",
+        metavar="URL",
+        help="read the finalized root from this JSON-RPC endpoint of the chain (default: the "
+        "node's /chain/rpc gateway)",
+    )
     verify.set_defaults(run=verify_epoch)
 
     claim = sub.add_parser(
@@ -197,7 +203,26 @@ async def verify_epoch(args: argparse.Namespace) -> int:
     node = args.node.rstrip("/")
     async with aiohttp.ClientSession() as http:
         audited = await fetch_and_audit(http, node, args.number)
+        _, raw_config = await _config(http, node)
     settlement = audited.settlement
+    on_chain = "no chain"
+    chain = raw_config.get("chain")
+    if isinstance(chain, dict) and settlement.total > 0:
+        from koinon.chain.reader import read_finalized
+        from koinon.chain.rewards_deployment import RewardsAddresses
+
+        quorum = RewardsAddresses.parse(chain.get("contracts")).quorum
+        rpc_url = args.chain_rpc or f"{node}/chain/rpc"
+        final = await asyncio.to_thread(read_finalized, rpc_url, quorum, args.number)
+        if final is None:
+            on_chain = "not finalized yet"
+        elif final != (settlement.root, settlement.total):
+            raise RewardsError(
+                f"epoch {args.number} does not verify: the quorum finalized root "
+                f"{final[0].hex()} with total {final[1]}, not the recomputed one"
+            )
+        else:
+            on_chain = "finalized"
     result = {
         "epoch": settlement.epoch,
         "root": settlement.root.hex(),
@@ -205,6 +230,7 @@ async def verify_epoch(args: argparse.Namespace) -> int:
         "payouts": len(settlement.payouts),
         "bonds": len(settlement.bonds),
         "record": audited.record.event_id,
+        "on_chain": on_chain,
         "verified": True,
     }
     if args.json:
@@ -212,6 +238,7 @@ async def verify_epoch(args: argparse.Namespace) -> int:
     else:
         print(f"epoch {settlement.epoch} verified: root {settlement.root.hex()}")
         print(f"  {len(settlement.payouts)} payouts, {_tokens(settlement.total)} in all")
+        print(f"  on chain: {on_chain}")
     return 0
 
 
