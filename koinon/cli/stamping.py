@@ -68,6 +68,8 @@ async def request_stamp(
     )
     headers = {"Authorization": header, "Content-Type": "application/json"}
     status, answer = await _call("POST", url, data=body, headers=headers)
+    if status in (404, 405):
+        raise RelayError(f"{http_url(node_url)} does not stamp messages (not a Koinon node?)")
     if status != 200 or not isinstance(answer, dict):
         detail = answer.get("detail") if isinstance(answer, dict) else None
         reason = answer.get("reason") if isinstance(answer, dict) else None

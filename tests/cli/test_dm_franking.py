@@ -381,3 +381,13 @@ def test_bob_drops_dishonest_messages_and_reads_on(people: dict[str, Device]) ->
     assert (bob.npub, None, "got it") in alice.read()
     history = bob.ok("dm", "history", alice.npub)
     assert "what Bob would see" not in history and "made-up node" not in history
+
+
+def test_no_stamp_no_send(people: dict[str, Device]) -> None:
+    """A node that cannot stamp stops the send with one line, and nothing is used up."""
+    alice, bob = people["alice"], people["bob"]
+    result = alice.run("dm", "send", bob.npub, "unstampable", "--node", "http://127.0.0.1:9")
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1 and "cannot reach" in lines[0], lines
+    alice.ok("dm", "send", bob.npub, "stamped")
+    assert bob.read() == [(alice.npub, None, "stamped")]
