@@ -1,19 +1,14 @@
-"""Clusters of accounts that vote for each other, and how much of that support counts.
+"""Clusters: groups of accounts that vote for each other.
 
-Clusters come from label propagation that maximizes modularity (LPAm, Barber and Clark 2009) on
-the undirected voter-author graph weighted by vote mass: a group lands in one cluster when it votes
-for its own members more than chance would, whether or not its members follow each other.
-
-A cluster may then support its own authors only up to its fair share: the part of its vote mass
-that its authors' share of all authors' weight would attract from an unbiased voter. Support beyond
-that is scaled down, so a ring gets from itself what it would have got by voting honestly, however
-many members it has and however it camouflages; support across clusters counts in full.
+Clusters come from label propagation that maximizes modularity (LPAm, Barber and Clark 2009) on the
+undirected voter-author graph weighted by vote mass, so a group lands in one cluster when it votes
+for its own members more than chance would, whether or not its members follow each other. Follows
+are left out on purpose: a ring that follows many honest accounts would otherwise hide among them.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from koinon.rewards.arrays import BoolArray, FloatArray, IntArray, weighted_sum
 from koinon.rewards.params import Params
@@ -31,66 +26,132 @@ def _movers(n: int, round_no: int) -> BoolArray:
     return ((mixed >> np.uint64(32)) & np.uint64(1)).astype(bool)
 
 
+_SLOTS = 32  # label slots per account; labels sharing a slot are told apart or skipped
+
+
+def _slot_hash(label: IntArray, salt: int) -> IntArray:
+    mixed = (label.astype(np.uint64) + np.uint64(salt)) * _GOLDEN
+    return (mixed >> np.uint64(40)).astype(np.int64)
+
+
 def label_clusters(
-    n_accounts: int, voter: IntArray, author: IntArray, mass: FloatArray, params: Params
+    n_accounts: int, src: IntArray, dst: IntArray, weight: FloatArray, params: Params
 ) -> IntArray:
-    """A cluster label per account (the index of one member); accounts without votes stay alone."""
+    """A cluster label per account (an account number); unlinked accounts stay alone.
+
+    Two levels, as in Louvain: accounts first join neighbouring labels, then the groups found are
+    merged as units on the graph of links between them, which converges in a few rounds where
+    account-level moves would need dozens.
+    """
     labels = np.arange(n_accounts, dtype=np.int64)
-    if voter.shape[0] == 0 or params.cluster_rounds == 0:
+    keep = (weight > 0.0) & (src != dst)
+    if not keep.any() or params.cluster_rounds == 0:
         return labels
-    graph = sp.csr_matrix(
-        (
-            np.concatenate([mass, mass]),
-            (np.concatenate([voter, author]), np.concatenate([author, voter])),
-        ),
-        shape=(n_accounts, n_accounts),
-    )
-    graph.sum_duplicates()
-    rows = np.repeat(np.arange(n_accounts, dtype=np.int64), np.diff(graph.indptr))
-    degree = weighted_sum(rows, graph.data, n_accounts)
+    row = np.concatenate([src[keep], dst[keep]])
+    col = np.concatenate([dst[keep], src[keep]])
+    mass = np.concatenate([weight[keep], weight[keep]])
+    degree = weighted_sum(row, mass, n_accounts)
     two_m = float(degree.sum())
-    if two_m <= 0.0:
+    labels = _propagate(labels, row, col, mass, degree, two_m, params, params.cluster_rounds)
+    # the graph of groups: nodes are labels, links summed, links inside a group dropped
+    groups, member_of = np.unique(labels, return_inverse=True)
+    count = groups.shape[0]
+    if count == n_accounts:
         return labels
-    linked = np.flatnonzero(degree > 0)
+    pair, pair_of = np.unique(member_of[row] * count + member_of[col], return_inverse=True)
+    pair_mass = weighted_sum(pair_of, mass, pair.shape[0])
+    group_src, group_dst = pair // count, pair % count
+    between = group_src != group_dst
+    merged = _propagate(
+        np.arange(count, dtype=np.int64),
+        group_src[between],
+        group_dst[between],
+        pair_mass[between],
+        weighted_sum(member_of, degree, count),
+        two_m,
+        params,
+        params.cluster_rounds,
+    )
+    return groups[merged][member_of]
+
+
+def _propagate(
+    labels: IntArray,
+    row: IntArray,
+    col: IntArray,
+    mass: FloatArray,
+    degree: FloatArray,
+    two_m: float,
+    params: Params,
+    rounds: int,
+) -> IntArray:
+    """LPAm rounds: each node (half of them per round) moves to the neighbouring label with the
+    largest modularity gain, if that beats staying. Labels are node numbers.
+
+    Each round sums a node's link weight per neighbouring label without sorting: labels are
+    hashed into a few slots per node, with a count and a checksum per slot to recognise a slot
+    that two labels share (rare once clusters form); such a slot is not a candidate.
+    """
+    n = labels.shape[0]
     scale = params.cluster_resolution * degree / two_m
+    cells = n * _SLOTS
+    every = np.arange(n, dtype=np.int64)
+    slot_of = _slot_hash(every, 0) % _SLOTS  # labels are node numbers, so hash them once
+    check_of = (_slot_hash(every, 1) % 1024).astype(np.float64)
+    linked = degree > 0.0
     stable = 0
-    for round_no in range(params.cluster_rounds):
-        label_degree = weighted_sum(labels, degree, n_accounts)
-        # Weight from each account to each neighbouring label, plus its own label at zero.
-        cand = sp.csr_matrix(
-            (
-                np.concatenate([graph.data, np.zeros(linked.shape[0])]),
-                (
-                    np.concatenate([rows, linked]),
-                    np.concatenate([labels[graph.indices], labels[linked]]),
-                ),
-            ),
-            shape=(n_accounts, n_accounts),
-        )
-        cand.sum_duplicates()
-        cand_rows = np.repeat(np.arange(n_accounts, dtype=np.int64), np.diff(cand.indptr))
-        cand_labels = cand.indices.astype(np.int64)
-        own = cand_labels == labels[cand_rows]
-        # Modularity gain of joining a label, counting the account itself out of its own label.
-        others = label_degree[cand_labels] - np.where(own, degree[cand_rows], 0.0)
-        gain = cand.data - scale[cand_rows] * others
-        starts = cand.indptr[linked]
-        best = np.maximum.reduceat(gain, starts)
-        own_gain = np.full(n_accounts, -np.inf)
-        own_gain[cand_rows[own]] = gain[own]
-        at_best = gain >= best[np.searchsorted(linked, cand_rows)]
-        best_label = np.minimum.reduceat(np.where(at_best, cand_labels, n_accounts), starts)
-        moving = (best > own_gain[linked]) & _movers(n_accounts, round_no)[linked]
-        move, moved_to = linked[moving], best_label[moving]
-        if move.shape[0] == 0:
+    for round_no in range(rounds):
+        label_degree = weighted_sum(labels, degree, n)
+        near = labels[col]
+        cell = row * _SLOTS + slot_of[near]
+        total = weighted_sum(cell, mass, cells).reshape(n, _SLOTS)
+        count = np.bincount(cell, minlength=cells).astype(np.float64)
+        label_sum = weighted_sum(cell, near.astype(np.float64), cells)
+        check_sum = weighted_sum(cell, check_of[near], cells)
+        filled = count > 0.0
+        guess = np.zeros(cells, dtype=np.int64)
+        guess[filled] = np.clip(np.round(label_sum[filled] / count[filled]), 0, n - 1)
+        clean = filled & (label_sum == guess * count) & (check_sum == check_of[guess] * count)
+        guess = guess.reshape(n, _SLOTS)
+        clean = clean.reshape(n, _SLOTS)
+        to_own = weighted_sum(row, np.where(near == labels[row], mass, 0.0), n)
+        own_gain = to_own - scale * (label_degree[labels] - degree)
+        gain = total - scale[:, None] * label_degree[guess]
+        gain = np.where(clean & (guess != labels[:, None]), gain, -np.inf)
+        best = gain.max(axis=1)
+        best_label = np.where(gain == best[:, None], guess, n).min(axis=1)
+        moving = (best > own_gain) & _movers(n, round_no) & linked
+        if not moving.any():
             stable += 1
             if stable >= 2:
                 break
             continue
         stable = 0
-        labels = labels.copy()
-        labels[move] = moved_to
+        labels = np.where(moving, best_label, labels)
     return labels
+
+
+def closure_factor(
+    labels: IntArray, trust: FloatArray, inflow: FloatArray, restart: FloatArray, params: Params
+) -> FloatArray:
+    """Per account, the factor its trust is scaled by so that a cluster holds at most
+    `closure_tolerance` times the trust that flows into it from outside.
+
+    A group that follows only itself keeps every bit of trust that reaches it, so seeded PageRank
+    inflates it (a link farm). Clusters where a fair part of the trust comes straight from the
+    seeds' restarts are where trust originates, and keep theirs: one seed befriended by a ring
+    is not enough for that. `inflow` is each account's trust from the restart and from follows by
+    accounts of other clusters.
+    """
+    n = labels.shape[0]
+    held = weighted_sum(labels, trust, n)
+    received = weighted_sum(labels, inflow, n)
+    seeded = weighted_sum(labels, restart, n) >= params.seeded_cluster * held
+    capped = (held > 0.0) & ~seeded
+    factor = np.ones(n, dtype=np.float64)
+    allowed = params.closure_tolerance * received[capped]
+    factor[capped] = np.minimum(1.0, allowed / held[capped])
+    return factor[labels]
 
 
 def in_cluster_factor(
@@ -104,20 +165,71 @@ def in_cluster_factor(
 ) -> FloatArray:
     """Per upvote, the factor its mass counts with: 1 across clusters, at most 1 within one.
 
-    `authors` are the accounts with posts in the epoch and `weight` the voter weights; a cluster's
-    fair share is its authors' part of all authors' weight.
+    A cluster's fair share of its own vote mass is the share of everyone else's vote mass that its
+    posts attract (or, if larger, its authors' share of all authors' weight, so that a giant
+    cluster is never judged by a few outsiders alone). Communities like their own a bit more than
+    that; a cluster may support itself up to its fair share times the typical community's
+    preference (the vote-weighted median, at most `in_cluster_tolerance`). Beyond that its
+    self-support is scaled down: a ring gets from itself what a community would, however large
+    it is and however it camouflages.
     """
     n = labels.shape[0]
     voter_cluster = labels[voter]
-    same = voter_cluster == labels[author]
-    supply = weighted_sum(labels[authors], weight[authors], n)
-    total_supply = float(supply.sum())
-    if total_supply <= 0.0:
-        return np.ones_like(mass)
+    author_cluster = labels[author]
+    same = voter_cluster == author_cluster
     spent = weighted_sum(voter_cluster, mass, n)
     inside = weighted_sum(voter_cluster[same], mass[same], n)
-    allowed = params.in_cluster_tolerance * (supply / total_supply) * spent
+    received_from_others = weighted_sum(author_cluster[~same], mass[~same], n)
+    others_spent = float(spent.sum()) - spent
+    appraisal = np.divide(
+        received_from_others, others_spent, out=np.zeros(n), where=others_spent > 0.0
+    )
+    supply = weighted_sum(labels[authors], weight[authors], n)
+    total_supply = float(supply.sum())
+    if total_supply > 0.0:
+        appraisal = np.maximum(appraisal, supply / total_supply)
+    fair = appraisal * spent
+    active = np.flatnonzero(inside > 0.0)
+    if active.shape[0] == 0:
+        return np.ones_like(mass)
+    ratio = np.divide(
+        inside[active], fair[active], out=np.full(active.shape[0], np.inf), where=fair[active] > 0.0
+    )
+    order = np.argsort(ratio, kind="stable")
+    cumulative = np.cumsum(spent[active][order])
+    typical = float(ratio[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
+    tolerance = min(max(typical, 1.0), params.in_cluster_tolerance)
+    allowed = tolerance * fair
     cap = np.ones(n, dtype=np.float64)
     over = inside > allowed
     cap[over] = allowed[over] / inside[over]
     return np.where(same, cap[voter_cluster], 1.0)
+
+
+def respend_excess(
+    labels: IntArray,
+    voter: IntArray,
+    post: IntArray,
+    post_author: IntArray,
+    mass: FloatArray,
+    effective: FloatArray,
+) -> FloatArray:
+    """Per post, the mass that clusters' capped self-support is spent on instead.
+
+    Mass a cluster could not spend on itself is spent the way everyone else spends theirs: on
+    posts outside the cluster, in proportion to their support. Otherwise a ring that votes only
+    for itself would still gain, by withholding its votes from everyone else's posts.
+    """
+    n_posts = post_author.shape[0]
+    n = labels.shape[0]
+    excess = weighted_sum(labels[voter], mass - effective, n)
+    support = weighted_sum(post, effective, n_posts)
+    total = float(support.sum())
+    if total <= 0.0 or not (excess > 0.0).any():
+        return np.zeros(n_posts, dtype=np.float64)
+    author_cluster = labels[post_author]
+    own_support = weighted_sum(author_cluster, support, n)
+    room = total - own_support
+    rate = np.divide(excess, room, out=np.zeros(n), where=room > 0.0)
+    # each post receives from every cluster but its author's
+    return support * (float(rate.sum()) - rate[author_cluster])

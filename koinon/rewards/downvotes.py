@@ -10,10 +10,15 @@ from koinon.rewards.bridging import cluster_support
 
 
 def downvote_pressure(
-    post: IntArray, cluster: IntArray, mass: FloatArray, n_posts: int, n_clusters: int, knee: float
+    post: IntArray,
+    cluster: IntArray,
+    mass: FloatArray,
+    author_cluster: IntArray,
+    n_clusters: int,
+    knee: float,
 ) -> FloatArray:
     """Per post, the concave per-cluster sum of downvote mass."""
-    return cluster_support(post, cluster, mass, n_posts, n_clusters, knee).total
+    return cluster_support(post, cluster, mass, author_cluster, n_clusters, knee).total
 
 
 def net_score(support: FloatArray, pressure: FloatArray) -> FloatArray:

@@ -12,20 +12,23 @@ class Params:
     """The reward mechanism's parameters; the defaults are the network's values."""
 
     # Trust: personalized PageRank over follows, restarting at the seeds.
-    trust_damping: float = 0.85  # probability a trust walk follows an edge instead of restarting
-    trust_iterations: int = 40  # fixed count, so every node runs the same arithmetic
-    trust_full: float = 0.25  # trust (times the typical trust) that gives a voter full weight
+    trust_damping: float = 0.5  # probability a trust walk follows an edge instead of restarting
+    trust_iterations: int = 24  # fixed count (0.5^24 < 1e-7), the same arithmetic everywhere
+    trust_cap: float = 10.0  # no voter weighs more than this many times the median voter
+    closure_tolerance: float = 1.5  # trust a cluster may hold per unit flowing into it ...
+    seeded_cluster: float = 0.1  # ... unless this much of its trust comes from seed restarts
     misleading_trust_factor: float = 0.5  # trust kept by an author of a post settled misleading
 
     # Votes: each voter's trust is a budget shared by all their votes in the epoch.
     downvote_budget: float = 0.25  # downvote budget, a separate fraction of the upvote budget
+    downvote_knee: float = 1.0  # downvotes from one cluster on a post bend after this many votes
 
-    # Clusters: modularity label propagation over the voter-author graph.
-    cluster_rounds: int = 16  # label propagation rounds (half the accounts move per round)
+    # Clusters: modularity label propagation (clusters.py).
+    cluster_rounds: int = 12  # label propagation rounds per level (half the nodes move per round)
     cluster_resolution: float = 1.0  # modularity resolution; higher splits into smaller clusters
-    in_cluster_tolerance: float = 1.0  # in-cluster support allowed, as a multiple of fair share
-    concave_knee: float = 4.0  # support from one cluster grows linearly up to this many mean votes
-    bridging_bonus: float = 0.5  # extra weight on support beyond a post's largest cluster
+    in_cluster_tolerance: float = 2.0  # most self-preference a cluster may show (x fair share)
+    concave_knee: float = 16.0  # one cluster's support on a post is linear up to this many votes
+    bridging_bonus: float = 0.25  # extra weight on support both from inside and outside a cluster
 
     # Split of the pool, and curation.
     author_share: float = 0.75  # the rest of the pool pays curators
@@ -50,10 +53,13 @@ class Params:
         if self.trust_damping >= 1.0:
             raise invalid("trust_damping must be below 1")
         positive = {
-            "trust_full": self.trust_full,
+            "trust_cap": self.trust_cap,
+            "closure_tolerance": self.closure_tolerance,
+            "seeded_cluster": self.seeded_cluster,
             "cluster_resolution": self.cluster_resolution,
             "in_cluster_tolerance": self.in_cluster_tolerance,
             "concave_knee": self.concave_knee,
+            "downvote_knee": self.downvote_knee,
         }
         for name, value in positive.items():
             if not value > 0.0:

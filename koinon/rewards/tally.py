@@ -15,18 +15,28 @@ import numpy as np
 from koinon.rewards.arrays import EpochArrays, FloatArray, IntArray, weighted_sum
 from koinon.rewards.bridging import cluster_support, with_bridging
 from koinon.rewards.budget import vote_mass
-from koinon.rewards.clusters import in_cluster_factor, label_clusters
+from koinon.rewards.clusters import (
+    closure_factor,
+    in_cluster_factor,
+    label_clusters,
+    respend_excess,
+)
 from koinon.rewards.curation import curation_rewards
 from koinon.rewards.downvotes import downvote_pressure, net_score
 from koinon.rewards.params import Params
-from koinon.rewards.trust import penalize_misleading, propagate_trust, voter_weights
+from koinon.rewards.trust import (
+    outside_inflow,
+    penalize_misleading,
+    propagate_trust,
+    voter_weights,
+)
 
 
 @dataclass(frozen=True, eq=False)
 class Tally:
     """Everything the mechanism computed for an epoch, before integer rounding."""
 
-    trust: FloatArray  # per account, sums to 1
+    trust: FloatArray  # per account, after the closure cap
     weight: FloatArray  # per account, voting weight in [0, 1]
     cluster: IntArray  # per account, its cluster label
     post_score: FloatArray  # per post, what its author is paid in proportion to
@@ -37,33 +47,50 @@ class Tally:
 def tally(epoch: EpochArrays, params: Params, penalized: IntArray | None = None) -> Tally:
     """Run the mechanism; `penalized` accounts (owners of slashed bonds) lose trust weight too."""
     n = epoch.n_accounts
-    trust = propagate_trust(n, epoch.follow_src, epoch.follow_dst, epoch.seeds, params)
-    weight = voter_weights(trust, params)
+    flow = propagate_trust(n, epoch.follow_src, epoch.follow_dst, epoch.seeds, params)
+    first = vote_mass(epoch, voter_weights(flow.trust, params), params)
+    up = first.up & (first.mass > 0.0)
+    voter, post = epoch.vote_voter[up], epoch.vote_post[up]
+    author = epoch.post_author[post]
+    # Two partitions: groups that follow or vote for each other (for the trust cap), and groups
+    # that vote for each other (for the vote cap): follows would let a vote ring hide among the
+    # honest accounts it follows.
+    closed = label_clusters(
+        n,
+        np.concatenate([epoch.follow_src, voter]),
+        np.concatenate([epoch.follow_dst, author]),
+        np.concatenate([flow.edge_flow, first.mass[up]]),
+        params,
+    )
+    cluster = label_clusters(n, voter, author, first.mass[up], params)
+    inflow = outside_inflow(flow, epoch.follow_src, epoch.follow_dst, closed)
+    trust = flow.trust * closure_factor(closed, flow.trust, inflow, flow.restart, params)
     offenders = epoch.post_author[epoch.misleading]
     if penalized is not None:
         offenders = np.concatenate([offenders, penalized])
-    weight = penalize_misleading(weight, offenders, params)
+    weight = penalize_misleading(voter_weights(trust, params), offenders, params)
 
     votes = vote_mass(epoch, weight, params)
     up = votes.up & (votes.mass > 0.0)
     voter, post, mass = epoch.vote_voter[up], epoch.vote_post[up], votes.mass[up]
     author = epoch.post_author[post]
-    cluster = label_clusters(n, voter, author, mass, params)
     authors = np.unique(epoch.post_author)
     effective = mass * in_cluster_factor(cluster, voter, author, mass, authors, weight, params)
 
     knee = params.concave_knee * (float(mass.sum()) / mass.shape[0]) if mass.shape[0] else 1.0
-    support = cluster_support(post, cluster[voter], effective, epoch.n_posts, n, knee)
+    post_cluster = cluster[epoch.post_author]
+    support = cluster_support(post, cluster[voter], effective, post_cluster, n, knee)
     down = votes.down & (votes.mass > 0.0)
     pressure = downvote_pressure(
         epoch.vote_post[down],
         cluster[epoch.vote_voter[down]],
         votes.mass[down],
-        epoch.n_posts,
+        post_cluster,
         n,
-        knee,
+        params.downvote_knee * knee / params.concave_knee,
     )
-    score = net_score(with_bridging(support, params.bridging_bonus), pressure)
+    respent = respend_excess(cluster, voter, post, epoch.post_author, mass, effective)
+    score = net_score(with_bridging(support, params.bridging_bonus) + respent, pressure)
     score[epoch.misleading] = 0.0
     author_weight = weighted_sum(epoch.post_author, score, n)
     curation = curation_rewards(

@@ -1,58 +1,82 @@
 """Voter weight from seeded trust: personalized PageRank over the follow graph.
 
-Trust starts at the seeds and flows along follows, each account splitting what it holds equally
-among the accounts it follows. A sybil farm receives only what flows over the few edges real users
-gave it, however many accounts it creates (the SybilRank argument), and since every account splits
-its trust, following many accounts gives none of them more.
+Trust starts at the seeds and flows along follows, each account splitting what it passes on
+equally among the accounts it follows. A sybil farm receives only what flows over the few edges
+real users gave it, however many accounts it creates (the SybilRank argument), and following many
+accounts gives none of them more. What a closed group gains by following only itself is taken
+back per cluster (clusters.closure_factor).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 
-from koinon.rewards.arrays import FloatArray, IntArray
+from koinon.rewards.arrays import FloatArray, IntArray, weighted_sum
 from koinon.rewards.params import Params
+
+
+@dataclass(frozen=True, eq=False)
+class TrustFlow:
+    """Trust per account (summing to 1), and what each follow edge carries."""
+
+    trust: FloatArray
+    restart: FloatArray  # per account: trust it gets from restarts (seeds only)
+    edge_flow: FloatArray  # per follow edge: trust passed from follower to followee
 
 
 def propagate_trust(
     n_accounts: int, src: IntArray, dst: IntArray, seeds: IntArray, params: Params
-) -> FloatArray:
-    """Personalized PageRank restarting at `seeds`; sums to 1 (all zero when there is no seed).
+) -> TrustFlow:
+    """Personalized PageRank restarting at `seeds` (all zero when there is no seed).
 
     A fixed number of iterations of plain sparse products keeps the floats identical on every
     machine: no convergence test, no BLAS reduction whose order depends on the CPU.
     """
     trust = np.zeros(n_accounts, dtype=np.float64)
     if seeds.shape[0] == 0:
-        return trust
-    restart = np.zeros(n_accounts, dtype=np.float64)
-    restart[seeds] = 1.0 / seeds.shape[0]
+        return TrustFlow(trust=trust, restart=trust.copy(), edge_flow=np.zeros(src.shape[0]))
+    seed_share = np.zeros(n_accounts, dtype=np.float64)
+    seed_share[seeds] = 1.0 / seeds.shape[0]
     out_degree = np.bincount(src, minlength=n_accounts).astype(np.float64)
     share = 1.0 / out_degree[src]
     # column-stochastic: trust[dst] += trust[src] / out_degree[src]
     flow = sp.csr_matrix((share, (dst, src)), shape=(n_accounts, n_accounts))
     dangling = out_degree == 0
     alpha = params.trust_damping
-    trust = restart.copy()
+    trust = seed_share.copy()
+    restart = seed_share
     for _ in range(params.trust_iterations):
         kept = float(trust[dangling].sum())  # accounts that follow nobody hand trust back
-        trust = alpha * (flow @ trust) + (1.0 - alpha + alpha * kept) * restart
-    return trust
+        restart = (1.0 - alpha + alpha * kept) * seed_share
+        trust = alpha * (flow @ trust) + restart
+    return TrustFlow(trust=trust, restart=restart, edge_flow=alpha * trust[src] * share)
+
+
+def outside_inflow(flow: TrustFlow, src: IntArray, dst: IntArray, labels: IntArray) -> FloatArray:
+    """Per account, trust from restarts and from followers in other clusters."""
+    cross = labels[src] != labels[dst]
+    inflow: FloatArray = flow.restart + weighted_sum(
+        dst[cross], flow.edge_flow[cross], labels.shape[0]
+    )
+    return inflow
 
 
 def voter_weights(trust: FloatArray, params: Params) -> FloatArray:
-    """Voting weight in [0, 1]: full for anyone with `trust_full` of the typical trust, less below.
+    """Voting weight: trust, capped at `trust_cap` times the median trust of reached accounts.
 
-    "Typical" is the trust-weighted mean trust (sum of squares, as trust sums to 1), which a sybil
-    farm cannot drag down by adding many accounts of tiny trust. Capping at 1 means that a ring
-    whose follows keep trust circulating among themselves gains nothing beyond full weight, and
-    that the seeds, which hold the restart mass, vote like anyone else.
+    The cap keeps the seeds, which hold the restart mass, and a few hubs from outvoting everyone
+    (and from being the obvious accounts to buy votes from). Below it weight is linear in trust,
+    so splitting trust over many accounts gains nothing. A sybil farm can only lower the median,
+    which lowers the cap on the largest honest accounts, never raises anyone's weight.
     """
-    typical = float((trust * trust).sum())  # not np.dot: BLAS may sum in a CPU-dependent order
-    if typical <= 0.0:
+    positive = trust[trust > 0.0]
+    if positive.shape[0] == 0:
         return np.zeros_like(trust)
-    return np.minimum(1.0, trust / (params.trust_full * typical))
+    typical = float(np.sort(positive)[positive.shape[0] // 2])
+    return np.minimum(trust, params.trust_cap * typical)
 
 
 def penalize_misleading(weight: FloatArray, offenders: IntArray, params: Params) -> FloatArray:
