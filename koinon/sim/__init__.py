@@ -1,1 +1,1 @@
-"""Simulation: one generated event log settled by Koinon, Hive-current and Steem-HF21 side by side."""
+"""Simulation: one generated event log settled by Koinon, Hive-current and Steem-HF21."""
