@@ -16,6 +16,7 @@ from koinon.cli import (
     ledgercmd,
     reportcmd,
     rewardscmd,
+    simcmd,
     social,
     upcmd,
     verifycmd,
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     groupcmd.register(commands)
     reportcmd.register(commands)
     rewardscmd.register(commands)
+    simcmd.register(commands)
     return parser
 
 
