@@ -11,52 +11,25 @@ This device's state is sealed at rest (`koinon.cli.dmstore`).
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from koinon.cli import stamping
+from koinon.cli.bundles import ONE_TIME_PREKEYS, fetch_bundles, publish_bundle, replenish_prekeys
 from koinon.cli.client import RelayClient, RelayError
-from koinon.cli.dmstore import (
-    SALT_FILE,
-    STATE_FILE,
-    DmError,
-    Entry,
-    State,
-    load,
-    store,
-)
-from koinon.cli.dmstore import folder as _folder
-from koinon.cli.dmstore import unlock as _unlock
+from koinon.cli.dmstore import STATE_FILE, DmError, Entry, State, folder, load, store, unlock
+from koinon.cli.lines import warn, when
 from koinon.cli.social import add_client_options
-from koinon.core.event import parse_event, sign_event
+from koinon.core.event import parse_event
 from koinon.core.keys import SecretKey, npub, parse_public_key
 from koinon.errors import KoinonError
 from koinon.messaging import dm, franking
-from koinon.messaging.franked_dm import (
-    FrankedMessage,
-    FrankingError,
-    UntrustedNode,
-    check_received,
-    frank,
-)
+from koinon.messaging.franked_dm import FrankedMessage, FrankingError, check_received, frank
 from koinon.messaging.giftwrap import GIFT_WRAP_KIND, UnwrappedMessage, unwrap, wrap_rumor
-from koinon.sessions.errors import BundleError
-
-ONE_TIME_PREKEYS = 20
-__all__ = [
-    "SALT_FILE",
-    "STATE_FILE",
-    "DmError",
-    "Entry",
-    "State",
-    "load",
-    "register",
-    "store",
-]
-
+from koinon.sessions.prekeys import PrekeyBundle
 
 # -- commands -----------------------------------------------------------------------------------
 
@@ -104,13 +77,7 @@ def register(commands: Any) -> None:
         "Messages whose franking commitment does not open, or whose stamp is not signed by a "
         "trusted node (the --relay node and any --trust-node), are dropped with a warning.",
     )
-    read.add_argument(
-        "--trust-node",
-        action="append",
-        default=[],
-        metavar="KEY",
-        help="also accept stamps by this node key (npub or hex; repeatable)",
-    )
+    stamping.add_trust_option(read)
     _common(read)
     read.set_defaults(run=dm_read)
     history = sub.add_parser(
@@ -125,27 +92,10 @@ def register(commands: Any) -> None:
     history.set_defaults(run=dm_history)
 
 
-async def _publish_bundle(client: RelayClient, key: SecretKey, state: State) -> None:
-    bundle = state.device.bundle(key.raw, os.urandom)
-    kind, content, tags = dm.bundle_event_template(state.device.device_id, bundle)
-    state.bundle_at = max(int(time.time()), state.bundle_at + 1)
-    event = sign_event(
-        key.raw,
-        kind=kind,
-        content=content,
-        tags=tags,
-        created_at=state.bundle_at,
-        aux_rand=os.urandom(32),
-    )
-    result = await client.publish(event)
-    if not result.accepted:
-        raise RelayError(f"relay refused the prekey bundle: {result.message}")
-
-
 async def dm_init(args: argparse.Namespace) -> int:
     """Create (or top up) this device and publish its bundle."""
-    home, passphrase, key = _unlock(args)
-    exists = (_folder(home) / STATE_FILE).exists()
+    home, passphrase, key = unlock(args)
+    exists = (folder(home) / STATE_FILE).exists()
     if exists and not args.force:
         state = load(home, passphrase, key.public_key)
         state.device.top_up(ONE_TIME_PREKEYS, os.urandom)
@@ -154,7 +104,7 @@ async def dm_init(args: argparse.Namespace) -> int:
         state = State(key.public_key, device, dm.DeviceSessions(os.urandom))
     async with RelayClient(args.relay) as client:
         store(home, passphrase, state)
-        await _publish_bundle(client, key, state)
+        await publish_bundle(client, key, state)
     store(home, passphrase, state)
     print(f"device: {state.device.device_id}")
     print(
@@ -164,32 +114,18 @@ async def dm_init(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _bundles(client: RelayClient, peer: str) -> dict[str, tuple[int, Any]]:
-    found = await client.query([{"kinds": [dm.BUNDLE_KIND], "authors": [peer]}])
-    latest: dict[str, tuple[int, Any]] = {}
-    for raw in found:
-        try:
-            event = parse_event(raw)
-            device, bundle = dm.parse_bundle_event(event)
-        except KoinonError:
-            continue
-        if event.pubkey == peer and (device not in latest or latest[device][0] < event.created_at):
-            latest[device] = (event.created_at, bundle)
-    return latest
-
-
 async def _encrypt_to_devices(
     state: State,
     key: SecretKey,
     recipient: str,
-    bundles: dict[str, tuple[int, Any]],
+    bundles: dict[str, PrekeyBundle],
     payload: bytes,
     now: int,
 ) -> list[Any]:
     """One gift wrap to `recipient` per device, each encrypted in that device's session."""
     identity = state.device.identity(key.raw)
     wraps = []
-    for device, (_, bundle) in sorted(bundles.items()):
+    for device, bundle in sorted(bundles.items()):
         content = dm.encrypt_bytes_for(
             state.sessions, identity, device, bundle, payload, os.urandom
         )
@@ -207,18 +143,18 @@ async def dm_send(args: argparse.Namespace) -> int:
     if not text.strip():
         raise DmError("the message is empty")
     peer = parse_public_key(args.person)
-    home, passphrase, key = _unlock(args)
+    home, passphrase, key = unlock(args)
     if peer == key.public_key:
         raise DmError("that is your own key: send to someone else")
     state = load(home, passphrase, key.public_key)
     now = int(time.time())
     async with RelayClient(args.relay) as client:
-        bundles = await _bundles(client, peer)
+        found = await fetch_bundles(client, [peer, key.public_key])
+        bundles, own = found.get(peer, {}), found.get(key.public_key, {})
         if not bundles:
             raise DmError(
                 f"{npub(peer)} has no prekey bundle on {args.relay} (no 'koinon dm init')"
             )
-        own = await _bundles(client, key.public_key)
         own.pop(state.device.device_id, None)
         plaintext = frank(text, os.urandom)
         commitment = franking.commitment_of(plaintext)
@@ -238,28 +174,11 @@ async def dm_send(args: argparse.Namespace) -> int:
     return 0
 
 
-def _warn(message: str) -> None:
-    print(f"koinon: warning: {message}", file=sys.stderr)
-
-
-def _when(timestamp: int) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
 def _line(entry: Entry, me: str) -> str:
     """`time sender: text` for a received message, `time me -> peer: text` for a sent one."""
     if entry.outgoing:
-        return f"{_when(entry.at)} {npub(me)} -> {npub(entry.peer)}: {entry.message.text}"
-    return f"{_when(entry.at)} {npub(entry.peer)}: {entry.message.text}"
-
-
-async def _trusted_nodes(args: argparse.Namespace) -> set[str]:
-    trusted = {parse_public_key(value) for value in args.trust_node}
-    try:
-        trusted.add(await stamping.node_pubkey(args.relay))
-    except RelayError as exc:
-        _warn(f"cannot learn the node's key, trusting only --trust-node keys: {exc}")
-    return trusted
+        return f"{when(entry.at)} {npub(me)} -> {npub(entry.peer)}: {entry.message.text}"
+    return f"{when(entry.at)} {npub(entry.peer)}: {entry.message.text}"
 
 
 def _accept(
@@ -276,26 +195,20 @@ def _accept(
             state.sessions, state.device, key.raw, sender, message.rumor, os.urandom
         )
     except KoinonError as exc:
-        _warn(f"could not decrypt a message from {npub(sender)}: {exc}")
+        warn(f"could not decrypt a message from {npub(sender)}: {exc}")
         return None
     try:
         franked = FrankedMessage.decode(plaintext)
         peer = check_received(franked, sender, me, trusted)
-    except UntrustedNode as exc:
-        _warn(
-            f"dropped a message from {npub(sender)}: stamped by node {npub(exc.node)}, which you "
-            "do not trust (add --trust-node if you do)"
-        )
-        return None
     except FrankingError as exc:
-        _warn(f"dropped a message from {npub(sender)}: {exc}")
+        warn(f"dropped a message from {npub(sender)}: {exc}")
         return None
     return Entry(peer, sender == me, franked)
 
 
 async def dm_read(args: argparse.Namespace) -> int:
     """Print new messages for this device, oldest first."""
-    home, passphrase, key = _unlock(args)
+    home, passphrase, key = unlock(args)
     state = load(home, passphrase, key.public_key)
     me = key.public_key
     async with RelayClient(args.relay) as client:
@@ -310,7 +223,7 @@ async def dm_read(args: argparse.Namespace) -> int:
                 message = unwrap(parse_event(raw), key.raw)
             except KoinonError as exc:
                 state.processed.add(wrap_id)
-                _warn(f"skipped an unreadable gift wrap: {exc}")
+                warn(f"skipped an unreadable gift wrap: {exc}")
                 continue
             if message.rumor.kind != dm.SESSION_MESSAGE_KIND:
                 continue  # another command's (group chats, plain NIP-17): left for it
@@ -318,7 +231,7 @@ async def dm_read(args: argparse.Namespace) -> int:
             if dm.addressed_device(message.rumor, me) == state.device.device_id:
                 opened.append(message)
         opened.sort(key=lambda m: (m.rumor.created_at, m.rumor.id))
-        trusted = await _trusted_nodes(args) if opened else set()
+        trusted = await stamping.trusted_nodes(args) if opened else set()
         prekeys_before = len(state.device.one_time)
         lines = []
         for message in opened:
@@ -328,13 +241,9 @@ async def dm_read(args: argparse.Namespace) -> int:
                 lines.append(_line(entry, me))
         store(home, passphrase, state)
         if len(state.device.one_time) < prekeys_before:
-            state.device.top_up(ONE_TIME_PREKEYS, os.urandom)
-            store(home, passphrase, state)
-            try:
-                await _publish_bundle(client, key, state)
-            except (RelayError, BundleError) as exc:
-                _warn(f"could not republish the prekey bundle: {exc}")
-            store(home, passphrase, state)
+            save = functools.partial(store, home, passphrase, state)
+            for problem in await replenish_prekeys(client, key, state, save):
+                warn(problem)
     for line in lines:
         print(line)
     return 0
@@ -345,7 +254,7 @@ def dm_history(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise DmError("--limit must be at least 1")
     peer = parse_public_key(args.person) if args.person else None
-    home, passphrase, key = _unlock(args)
+    home, passphrase, key = unlock(args)
     state = load(home, passphrase, key.public_key)
     entries = [e for e in state.history if peer is None or e.peer == peer]
     entries.sort(key=lambda e: e.at)

@@ -1,9 +1,9 @@
 """This device's DM state, sealed at rest: X25519 identity, prekeys, ratchet sessions, processed
 wrap ids and the message history (with each message's franking opening and stamp, for reports).
 
-It lives in `$KOINON_HOME/dm/state.sealed`, sealed with XChaCha20-Poly1305 under a key derived
-from the passphrase by scrypt with the salt in `$KOINON_HOME/dm/salt`. Nothing secret is written
-in clear, and nothing here is ever logged.
+It lives in `$KOINON_HOME/dm/state.sealed`, sealed under the passphrase (`koinon.cli.sealedfile`,
+salt in `$KOINON_HOME/dm/salt`). Nothing secret is written in clear, and nothing here is ever
+logged.
 """
 
 from __future__ import annotations
@@ -11,17 +11,13 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
-import functools
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nacl.bindings
-import nacl.exceptions
-
 from koinon.cli import keystore
+from koinon.cli.sealedfile import SealedFile, SealedFileError
 from koinon.core import ncryptsec
 from koinon.core.event import is_hex
 from koinon.core.keys import SecretKey
@@ -30,11 +26,8 @@ from koinon.messaging import dm
 from koinon.messaging.franked_dm import FrankedMessage
 
 STATE_FILE = "state.sealed"
-SALT_FILE = "salt"
 _MAGIC = b"KDM1"
 _AAD = b"koinon/dm/state/v1"
-_NONCE_SIZE = 24
-_SCRYPT_N, _SCRYPT_R, _SCRYPT_MAXMEM = 2**15, 8, 2**26
 
 
 class DmError(KoinonError):
@@ -92,35 +85,8 @@ def folder(home: Path) -> Path:
     return home / "dm"
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    tmp.replace(path)
-
-
-def _state_key(home: Path, passphrase: str) -> bytes:
-    salt_path = folder(home) / SALT_FILE
-    if not salt_path.exists():
-        _write_private(salt_path, os.urandom(16))
-    return _derive(salt_path.read_bytes(), passphrase)
-
-
-@functools.lru_cache(maxsize=4)
-def _derive(salt: bytes, passphrase: str) -> bytes:
-    return hashlib.scrypt(
-        passphrase.encode(),
-        salt=salt,
-        n=_SCRYPT_N,
-        r=_SCRYPT_R,
-        p=1,
-        maxmem=_SCRYPT_MAXMEM,
-        dklen=32,
-    )
+def _sealed(home: Path) -> SealedFile:
+    return SealedFile(folder(home) / STATE_FILE, _MAGIC, _AAD)
 
 
 def store(home: Path, passphrase: str, state: State) -> None:
@@ -137,27 +103,19 @@ def store(home: Path, passphrase: str, state: State) -> None:
         },
         separators=(",", ":"),
     ).encode()
-    nonce = os.urandom(_NONCE_SIZE)
-    key = _state_key(home, passphrase)
-    sealed = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(plain, _AAD, nonce, key)
-    _write_private(folder(home) / STATE_FILE, _MAGIC + nonce + sealed)
+    _sealed(home).write(passphrase, plain)
 
 
 def load(home: Path, passphrase: str, owner: str) -> State:
     """Open the sealed state; no state, a wrong passphrase or another key's state raise DmError."""
-    path = folder(home) / STATE_FILE
-    if not path.exists():
+    sealed = _sealed(home)
+    path = sealed.path
+    if not sealed.exists():
         raise DmError(f"no DM device in {home}: run 'koinon dm init'")
-    data = path.read_bytes()
-    if not data.startswith(_MAGIC):
-        raise DmError(f"{path} is not a Koinon DM state file")
-    nonce, sealed = data[4 : 4 + _NONCE_SIZE], data[4 + _NONCE_SIZE :]
     try:
-        plain = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
-            sealed, _AAD, nonce, _state_key(home, passphrase)
-        )
-    except nacl.exceptions.CryptoError:
-        raise DmError(f"cannot open {path}: wrong passphrase or damaged file") from None
+        plain = sealed.read(passphrase)
+    except SealedFileError as exc:
+        raise DmError(str(exc)) from None
     try:
         raw = json.loads(plain)
         if raw["v"] != 1:

@@ -14,11 +14,12 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
+from koinon.cli.bundles import fetch_bundles
 from koinon.cli.client import RelayClient
-from koinon.cli.groupsync import Context, deliver, fetch_bundles, open_context, sync, warn
+from koinon.cli.groupsync import Context, deliver, open_context, sync
+from koinon.cli.lines import warn, when
 from koinon.cli.social import add_client_options
 from koinon.core.keys import npub, parse_public_key
 from koinon.messaging import group_chat
@@ -198,11 +199,10 @@ async def group_command_send(args: argparse.Namespace) -> int:
 
 
 def _line(ctx: Context, entry: Entry) -> str:
-    when = datetime.fromtimestamp(entry.created_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
-    name = ctx.store.groups[entry.group_id].name
+    at, name = when(entry.created_at), ctx.store.groups[entry.group_id].name
     if entry.notice:
-        return f"{when} [{name}] * {entry.text}"
-    return f"{when} [{name}] {npub(entry.sender)}: {entry.text}"
+        return f"{at} [{name}] * {entry.text}"
+    return f"{at} [{name}] {npub(entry.sender)}: {entry.text}"
 
 
 async def group_command_read(args: argparse.Namespace) -> int:

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from koinon.cli import dmcmd, dmstore
+from koinon.cli import dmstore
+from koinon.cli.bundles import fetch_bundles, replenish_prekeys
 from koinon.cli.client import RelayClient, RelayError
 from koinon.cli.sealedfile import SealedFile
-from koinon.core.event import parse_event, sign_event
+from koinon.core.event import parse_event
 from koinon.core.keys import SecretKey, npub
 from koinon.errors import KoinonError
 from koinon.messaging import dm, group_chat, group_message
@@ -35,18 +34,12 @@ from koinon.messaging.group_control import (
 )
 from koinon.messaging.group_state import GroupStore
 from koinon.sessions.errors import StateError
-from koinon.sessions.prekeys import PrekeyBundle
 
 STATE_FILE = "state.sealed"
 _MAGIC = b"KGR1"
 _AAD = b"koinon/group/state/v1"
 _CLOCK_SLACK = 3600  # a sender's clock may run this far behind ours
 _PAGE = 1000
-
-
-def warn(message: str) -> None:
-    """One warning line on stderr."""
-    print(f"koinon: warning: {message}", file=sys.stderr)
 
 
 @dataclass
@@ -113,29 +106,6 @@ async def fetch_wraps(client: RelayClient, me: str, since: int) -> list[dict[str
         until = min(times)
 
 
-async def fetch_bundles(
-    client: RelayClient, pubkeys: Iterable[str]
-) -> dict[str, dict[str, PrekeyBundle]]:
-    """The newest prekey bundle of each device of each person, by pubkey and device id."""
-    authors = sorted(set(pubkeys))
-    latest: dict[tuple[str, str], tuple[int, PrekeyBundle]] = {}
-    if authors:
-        found = await client.query([{"kinds": [dm.BUNDLE_KIND], "authors": authors}], "bundles")
-        for raw in found:
-            try:
-                event = parse_event(raw)
-                device, bundle = dm.parse_bundle_event(event)
-            except KoinonError:
-                continue
-            held = latest.get((event.pubkey, device))
-            if event.pubkey in authors and (held is None or held[0] < event.created_at):
-                latest[(event.pubkey, device)] = (event.created_at, bundle)
-    result: dict[str, dict[str, PrekeyBundle]] = {}
-    for (pubkey, device), (_, bundle) in sorted(latest.items()):
-        result.setdefault(pubkey, {})[device] = bundle
-    return result
-
-
 # -- taking in ----------------------------------------------------------------------------------
 
 
@@ -191,28 +161,8 @@ async def sync(client: RelayClient, ctx: Context, now: int) -> list[str]:
     warnings += group_chat.settle(store, now)
     store.since = now
     if len(ctx.dm_state.device.one_time) < prekeys_before:
-        warnings += await _replenish_prekeys(client, ctx)
+        warnings += await replenish_prekeys(client, ctx.key, ctx.dm_state, ctx.save)
     return warnings
-
-
-async def _replenish_prekeys(client: RelayClient, ctx: Context) -> list[str]:
-    """Replace consumed one-time prekeys and republish the bundle, as `dm read` does."""
-    state = ctx.dm_state
-    state.device.top_up(dmcmd.ONE_TIME_PREKEYS, os.urandom)
-    bundle = state.device.bundle(ctx.key.raw, os.urandom)
-    kind, content, tags = dm.bundle_event_template(state.device.device_id, bundle)
-    state.bundle_at = max(int(time.time()), state.bundle_at + 1)
-    ctx.save()
-    event = sign_event(
-        ctx.key.raw,
-        kind=kind,
-        content=content,
-        tags=tags,
-        created_at=state.bundle_at,
-        aux_rand=os.urandom(32),
-    )
-    result = await client.publish(event)
-    return [] if result.accepted else [f"could not republish the prekey bundle: {result.message}"]
 
 
 # -- sending ------------------------------------------------------------------------------------

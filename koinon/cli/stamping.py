@@ -1,7 +1,8 @@
-"""The CLI's HTTP calls about franking: ask a node for a stamp (NIP-98), learn a node's key."""
+"""The CLI's side of franking: ask a node for a stamp (NIP-98), learn which node keys to trust."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import time
 from typing import Any
@@ -10,9 +11,10 @@ import aiohttp
 import orjson
 
 from koinon.cli.client import DEFAULT_TIMEOUT, RelayError
+from koinon.cli.lines import warn
 from koinon.core import httpauth
 from koinon.core.event import is_hex
-from koinon.core.keys import SecretKey
+from koinon.core.keys import SecretKey, parse_public_key
 from koinon.errors import KoinonError
 from koinon.messaging.franking import FrankingStamp, verify_stamp
 
@@ -53,6 +55,27 @@ async def node_pubkey(node_url: str) -> str:
         raise RelayError(f"{base} does not publish a node key (NIP-11 'pubkey')")
     assert isinstance(key, str)
     return key
+
+
+def add_trust_option(parser: argparse.ArgumentParser) -> None:
+    """--trust-node, for commands that check stamps on what they read."""
+    parser.add_argument(
+        "--trust-node",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="also accept stamps by this node key (npub or hex; repeatable)",
+    )
+
+
+async def trusted_nodes(args: argparse.Namespace) -> set[str]:
+    """The node keys whose stamps a reader accepts: the --relay node's and every --trust-node."""
+    trusted = {parse_public_key(value) for value in args.trust_node}
+    try:
+        trusted.add(await node_pubkey(args.relay))
+    except RelayError as exc:
+        warn(f"cannot learn the node's key, trusting only --trust-node keys: {exc}")
+    return trusted
 
 
 async def request_stamp(

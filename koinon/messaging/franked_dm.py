@@ -17,7 +17,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from koinon.core.event import is_hex
-from koinon.core.keys import RandomBytes
+from koinon.core.keys import RandomBytes, npub
 from koinon.errors import Rejected
 from koinon.messaging.franking import (
     FRANKING_KEY_LEN,
@@ -39,7 +39,9 @@ class UntrustedNode(FrankingError):
     """A well-formed stamp by a node key the recipient does not trust."""
 
     def __init__(self, node: str) -> None:
-        super().__init__(f"stamped by node {node}, which you do not trust")
+        super().__init__(
+            f"stamped by node {npub(node)}, which you do not trust (add --trust-node if you do)"
+        )
         self.node = node
 
 

@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 import pytest
 
-from koinon.cli import dmcmd, dmstore, stamping
+from koinon.cli import bundles, dmstore, stamping
 from koinon.cli.client import RelayClient
 from koinon.core import ncryptsec
 from koinon.core.event import sign_event
@@ -302,8 +302,8 @@ def _send_crafted(alice: Device, bob: Device, make: Callable[[SecretKey], bytes]
     async def go() -> None:
         state = dmstore.load(alice.home, PASSPHRASE, key.public_key)
         async with RelayClient(alice.relay) as client:
-            bundles = await dmcmd._bundles(client, bob.hex)
-            ((device, (_, bundle)),) = bundles.items()
+            found = await bundles.fetch_bundles(client, [bob.hex])
+            ((device, bundle),) = found[bob.hex].items()
             identity = state.device.identity(key.raw)
             content = dm.encrypt_bytes_for(
                 state.sessions, identity, device, bundle, payload, os.urandom
