@@ -143,8 +143,9 @@ class Connection:
             elif isinstance(command, Publish):
                 self._publish(command.event)
             elif isinstance(command, Query):
-                self._spawn(self._query(command))
-            else:
+                if not self._query_now(command):
+                    self._spawn(self._query(command))
+            elif not self._count_now(command):
                 self._spawn(self._count(command))
 
     def _publish(self, event: Event) -> None:
@@ -161,6 +162,28 @@ class Connection:
         except Exception:
             log.exception("accepting event %s failed", event.id)
             done(INTERNAL)
+
+    def _query_now(self, command: Query) -> bool:
+        """Answer a cheap REQ in this turn of the loop; False when it needs a reader thread."""
+        try:
+            stored = self.relay.store.query_now(command.filters, command.readers)
+        except StoreError:
+            stored = None  # the reader thread tries again, and reports a lasting failure
+        if stored is None:
+            return False
+        for frame in self.session.query_done(command.sub_id, command.generation, stored):
+            self.send(frame)
+        return True
+
+    def _count_now(self, command: Count) -> bool:
+        try:
+            value = self.relay.store.count_now(command.filters, command.readers)
+        except StoreError:
+            value = None
+        if value is None:
+            return False
+        self.send(self.session.counted(command.sub_id, value))
+        return True
 
     async def _query(self, command: Query) -> None:
         try:

@@ -28,6 +28,16 @@ class EventStore(Protocol):
     async def add(self, event: Event) -> None:
         """Store `event` durably or raise `Rejected` (duplicate, deleted, older) or `StoreError`."""
 
+    def query_now(
+        self, filters: Sequence[Filter], readers: frozenset[str] | None = None
+    ) -> list[bytes] | None:
+        """`query` answered at once when that is cheap, else None (then await `query`)."""
+
+    def count_now(
+        self, filters: Sequence[Filter], readers: frozenset[str] | None = None
+    ) -> int | None:
+        """`count` answered at once when that is cheap, else None (then await `count`)."""
+
     async def query(
         self, filters: Sequence[Filter], readers: frozenset[str] | None = None
     ) -> list[bytes]:

@@ -16,21 +16,20 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import orjson
 
-from koinon.core import kinds
-from koinon.core.event import Event, is_hex, parse_event
+from koinon.core.event import Event, parse_event
 from koinon.core.filters import Filter
-from koinon.errors import Reason, Rejected
-from koinon.ledger.entry import VERSION as LEAF_VERSION
-from koinon.ledger.heads import LEDGER_KINDS, AnchorRecord, TreeHead, parse_tree_head
+from koinon.errors import Rejected
+from koinon.ledger.heads import AnchorRecord, TreeHead, parse_tree_head
 from koinon.store import log as ledger_log
 from koinon.store.base import StoreError
-from koinon.store.log import LogAppender, LogError
+from koinon.store.log import LogError
 from koinon.store.migrate import migrate
 from koinon.store.query import count_events, select_events
+from koinon.store.writer import Writer
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +38,17 @@ T = TypeVar("T")
 
 MAX_BATCH = 2000
 SETTLE_SLICE = 64  # outcomes reported to the event loop per callback
-INLINE_BUDGET = 0.001  # seconds a client query may take on the event loop's thread
-PROGRESS_STEPS = 200  # SQLite VM instructions between checks of that budget
+# A client query may take this many SQLite VM instructions on the event loop's thread (a REQ
+# for 50 events by tag is ~2,000 at a million events, the default limit of 500 ~10,000, about
+# 3 ms), and at most INLINE_WALL seconds (pages read from disk); beyond, it goes to a thread.
+INLINE_STEPS = 10_000
+INLINE_WALL = 0.010
+PROGRESS_STEPS = 200  # instructions between checks of that budget
 Outcome = BaseException | None
 Callback = Callable[[Outcome], None]
 Job = Callable[[sqlite3.Connection], None]
 _Item = tuple[Event | Job, Callback, asyncio.AbstractEventLoop]
-_Items = list[_Item]
-_LEAF_PREFIX = bytes(
-    [LEAF_VERSION]
-)  # what goes through the writer's queue: items submitted together
+_Items = list[_Item]  # what goes through the writer's queue: items submitted together
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -59,213 +59,6 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA busy_timeout = 10000")
     conn.execute("PRAGMA cache_size = -65536")
     return conn
-
-
-def _address(event: Event) -> str | None:
-    cls = kinds.classify(event.kind)
-    if cls is kinds.KindClass.ADDRESSABLE:
-        return event.d_tag
-    if cls is kinds.KindClass.REPLACEABLE:
-        return ""
-    return None
-
-
-class _Writer:
-    """Applies events to the database inside one transaction per batch."""
-
-    def __init__(
-        self, conn: sqlite3.Connection, clock: Callable[[], float], node_pubkey: str | None
-    ) -> None:
-        self.conn = conn
-        self.clock = clock
-        self.node_pubkey = node_pubkey
-        self.log = LogAppender(conn)
-        self.reload()
-
-    def reload(self) -> None:
-        """Forget buffered rows and re-read counters (at start and after a rollback)."""
-        self.log.reload()
-        row = self.conn.execute("SELECT max(seq) FROM events").fetchone()
-        self.next_seq = (row[0] or 0) + 1
-        self._events: list[tuple[int, bytes, bytes, int, int, str | None, str]] = []
-        self._ids: list[tuple[bytes, int, int | None]] = []
-        self._tags: list[tuple[str, str, int, int]] = []
-        self._stored: set[bytes] = set()
-        self._logged: set[bytes] = set()
-        self._deleted: set[tuple[bytes, bytes]] = set()
-        self._logged_at = 0
-
-    def begin(self, events: list[Event]) -> list[bytes]:
-        """Look up, for a whole batch at once, which ids are stored, logged or deleted; return
-        the events' ids as bytes, in order."""
-        ids = [bytes.fromhex(e.id) for e in events]
-        self._stored, self._logged = set(), set()
-        for event_id, seq, log_idx in self._existing(
-            "SELECT id, seq, log_idx FROM event_ids WHERE id IN ({})", ids
-        ):
-            if seq is not None:
-                self._stored.add(event_id)
-            if log_idx is not None:
-                self._logged.add(event_id)
-        self._deleted = set(
-            self._existing("SELECT id, pubkey FROM deleted_ids WHERE id IN ({})", ids)
-        )
-        self._logged_at = int(self.clock() * 1000)
-        return ids
-
-    def _existing(self, sql: str, ids: list[bytes]) -> list[Any]:
-        found: list[Any] = []
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            found += self.conn.execute(sql.format(",".join("?" * len(chunk))), chunk).fetchall()
-        return found
-
-    def apply(self, event: Event, event_id: bytes) -> None:
-        """Check `event` (whose id is `event_id`) and buffer its rows; replaceable, addressable
-        and deletion events are written at once, since they read and change what is stored."""
-        if event_id in self._stored:
-            raise Rejected(Reason.DUPLICATE, "already have this event")
-        logged = not (event.kind in LEDGER_KINDS and event.pubkey == self.node_pubkey)
-        if logged and event_id in self._logged:
-            raise Rejected(Reason.BLOCKED, "this event was accepted before and since removed")
-        pubkey = bytes.fromhex(event.pubkey)
-        if self._deleted and (event_id, pubkey) in self._deleted:
-            raise Rejected(Reason.BLOCKED, "this event was deleted by its author")
-        kind = event.kind
-        d_tag = _address(event)
-        direct = d_tag is not None or kind == kinds.DELETION
-        if direct:
-            self.flush()
-        if d_tag is not None:
-            self._replace(event, event_id, pubkey, d_tag)
-        seq = self.next_seq
-        self.next_seq += 1
-        created_at = event.created_at
-        self._events.append(
-            (seq, event_id, pubkey, created_at, kind, d_tag, event.to_json().decode())
-        )
-        self._tags += [
-            (t[0], t[1], created_at, seq) for t in event.tags if len(t) >= 2 and len(t[0]) == 1
-        ]
-        self._stored.add(event_id)
-        log_idx = None
-        if logged:
-            self._logged.add(event_id)
-            leaf = _LEAF_PREFIX + event_id + pubkey + bytes.fromhex(event.sig)  # LogEntry.encode
-            log_idx = self.log.append_leaf(event_id, leaf, self._logged_at)
-        self._ids.append((event_id, seq, log_idx))
-        if direct:
-            self.flush()
-        if kind == kinds.DELETION:
-            self._delete(event, pubkey)
-
-    def flush(self) -> None:
-        """Write every buffered row."""
-        if self._events:
-            self.conn.executemany(
-                "INSERT INTO events (seq, id, pubkey, created_at, kind, d_tag, json) "
-                "VALUES (?,?,?,?,?,?,?)",
-                self._events,
-            )
-            self._events.clear()
-        if self._ids:
-            # An id seen before but neither stored nor logged now (a node statement that was
-            # removed) has a row already.
-            self.conn.executemany(
-                "INSERT INTO event_ids (id, seq, log_idx) VALUES (?,?,?) ON CONFLICT (id) "
-                "DO UPDATE SET seq = excluded.seq, log_idx = coalesce(log_idx, excluded.log_idx)",
-                self._ids,
-            )
-            self._ids.clear()
-        if self._tags:
-            self.conn.executemany(
-                "INSERT OR IGNORE INTO tags (name, value, created_at, seq) VALUES (?,?,?,?)",
-                self._tags,
-            )
-            self._tags.clear()
-        self.log.flush()
-
-    def _replace(self, event: Event, event_id: bytes, pubkey: bytes, d_tag: str) -> None:
-        conn = self.conn
-        row = conn.execute(
-            "SELECT until FROM deleted_addresses WHERE pubkey = ? AND kind = ? AND d_tag = ?",
-            (pubkey, event.kind, d_tag),
-        ).fetchone()
-        if row and event.created_at <= row[0]:
-            raise Rejected(Reason.BLOCKED, "this address was deleted by its author")
-        existing = conn.execute(
-            "SELECT seq, created_at, id FROM events "
-            "WHERE pubkey = ? AND kind = ? AND d_tag = ? AND d_tag IS NOT NULL",
-            (pubkey, event.kind, d_tag),
-        ).fetchall()
-        for _seq, created_at, other_id in existing:
-            if created_at > event.created_at or (
-                created_at == event.created_at and other_id < event_id
-            ):
-                raise Rejected(Reason.DUPLICATE, "a newer version of this event is stored")
-        for seq, _, _ in existing:
-            self._remove(seq)
-
-    def _remove(self, seq: int) -> None:
-        conn = self.conn
-        row = conn.execute(
-            "SELECT id, created_at, json FROM events WHERE seq = ?", (seq,)
-        ).fetchone()
-        if row is None:
-            return
-        event_id, created_at, text = row
-        conn.executemany(
-            "DELETE FROM tags WHERE name = ? AND value = ? AND created_at = ? AND seq = ?",
-            [
-                (t[0], t[1], created_at, seq)
-                for t in orjson.loads(text)["tags"]
-                if len(t) >= 2 and len(t[0]) == 1
-            ],
-        )
-        conn.execute("DELETE FROM events WHERE seq = ?", (seq,))
-        conn.execute("UPDATE event_ids SET seq = NULL WHERE id = ?", (event_id,))
-
-    def _delete(self, deletion: Event, pubkey: bytes) -> None:
-        """NIP-09: remove the author's own referenced events and remember the tombstones."""
-        conn = self.conn
-        for target in deletion.tag_values("e"):
-            if not is_hex(target, 64):
-                continue
-            target_id = bytes.fromhex(target)
-            row = conn.execute(
-                "SELECT e.seq FROM event_ids i JOIN events e ON e.seq = i.seq "
-                "WHERE i.id = ? AND e.pubkey = ? AND e.kind != ?",
-                (target_id, pubkey, kinds.DELETION),
-            ).fetchone()
-            if row:
-                self._remove(row[0])
-            conn.execute(
-                "INSERT OR IGNORE INTO deleted_ids (id, pubkey) VALUES (?, ?)", (target_id, pubkey)
-            )
-            self._deleted.add((target_id, pubkey))
-            self._stored.discard(target_id)
-        for address in deletion.tag_values("a"):
-            parts = address.split(":", 2)
-            if (
-                len(parts) != 3
-                or parts[1] != deletion.pubkey
-                or not (parts[0].isascii() and parts[0].isdigit())
-                or int(parts[0]) > kinds.MAX_KIND
-            ):
-                continue
-            kind, d_tag = int(parts[0]), parts[2]
-            rows = conn.execute(
-                "SELECT seq FROM events WHERE pubkey = ? AND kind = ? AND d_tag = ? "
-                "AND d_tag IS NOT NULL AND created_at <= ?",
-                (pubkey, kind, d_tag, deletion.created_at),
-            ).fetchall()
-            for (seq,) in rows:
-                self._remove(seq)
-            conn.execute(
-                "INSERT INTO deleted_addresses (pubkey, kind, d_tag, until) VALUES (?,?,?,?) "
-                "ON CONFLICT DO UPDATE SET until = max(until, excluded.until)",
-                (pubkey, kind, d_tag, deletion.created_at),
-            )
 
 
 class SqliteStore:
@@ -280,16 +73,18 @@ class SqliteStore:
         readers: int = 2,
         clock: Callable[[], float] = time.time,
         node_pubkey: str | None = None,
-        inline_budget: float = INLINE_BUDGET,
+        inline_steps: int = INLINE_STEPS,
     ) -> None:
         """`node_pubkey`: the node's own tree heads and anchor records (kinds 3961 and 3962
         signed by it) are statements about the log, so they are stored but not logged.
-        `inline_budget`: seconds a query or count may run on the event loop's own thread before
-        it is handed to a reader thread instead (0: always a reader thread)."""
+        `inline_steps`: SQLite VM instructions a client query or count may take on the event
+        loop's own thread before it is handed to a reader thread instead (0: always a reader
+        thread). A budget in instructions, not time, so that a busy machine does not push
+        cheap queries onto threads."""
         self.path = path
         self.default_limit = default_limit
         self.max_limit = max_limit
-        self.inline_budget = inline_budget
+        self.inline_steps = inline_steps
         conn = connect(path)
         try:
             migrate(conn)
@@ -297,7 +92,7 @@ class SqliteStore:
             conn.close()
             raise
         try:
-            self._writer = _Writer(conn, clock, node_pubkey)
+            self._writer = Writer(conn, clock, node_pubkey)
         except BaseException:
             conn.close()
             raise
@@ -461,30 +256,51 @@ class SqliteStore:
             log.exception("store read failed")
             raise StoreError("could not read from the store") from exc
 
-    async def _read_soon(self, fn: Callable[..., T], *args: object) -> T:
-        """Run `fn(connection, *args)` right here if it takes less than the inline budget,
-        else on a reader thread. Most client queries take a fraction of a millisecond, less
-        than handing them to another thread and back costs when every core is busy."""
-        if self.inline_budget > 0 and not self._closed:
-            conn = self._reader()
-            deadline = time.perf_counter() + self.inline_budget
-            conn.set_progress_handler(lambda: time.perf_counter() > deadline, PROGRESS_STEPS)
-            try:
-                return fn(conn, *args)
-            except sqlite3.Error as exc:
-                if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_INTERRUPT:
-                    log.exception("store read failed")
-                    raise StoreError("could not read from the store") from exc
-            finally:
-                conn.set_progress_handler(None, 0)
-        return await self._read(fn, *args)
+    def _read_here(self, fn: Callable[..., T], *args: object) -> T | None:
+        """`fn(connection, *args)` run on this thread if SQLite finishes it within the inline
+        budget; None if it did not (interrupted, nothing changed), to be run on a reader thread.
+        Most client queries take a fraction of a millisecond: less than handing them to another
+        thread and back costs when every core is busy."""
+        if self.inline_steps <= 0 or self._closed:
+            return None
+        conn = self._reader()
+        left = [max(1, self.inline_steps // PROGRESS_STEPS)]
+        deadline = time.perf_counter() + INLINE_WALL
+
+        def over_budget() -> bool:
+            left[0] -= 1
+            return left[0] < 0 or time.perf_counter() > deadline
+
+        conn.set_progress_handler(over_budget, PROGRESS_STEPS)
+        try:
+            return fn(conn, *args)
+        except sqlite3.Error as exc:
+            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_INTERRUPT:
+                return None
+            log.exception("store read failed")
+            raise StoreError("could not read from the store") from exc
+        finally:
+            conn.set_progress_handler(None, 0)
+
+    def query_now(
+        self, filters: Sequence[Filter], readers: frozenset[str] | None = None
+    ) -> list[bytes] | None:
+        """`query` answered on the spot when it is cheap; None when it needs a reader thread."""
+        return self._read_here(self._query_sync, filters, readers)
+
+    def count_now(
+        self, filters: Sequence[Filter], readers: frozenset[str] | None = None
+    ) -> int | None:
+        """`count` answered on the spot when it is cheap; None when it needs a reader thread."""
+        return self._read_here(self._count_sync, filters, readers)
 
     async def query(
         self, filters: Sequence[Filter], readers: frozenset[str] | None = None
     ) -> list[bytes]:
         """Matching events' JSON, newest first (ties by lowest id), per-filter limits applied.
         With `readers`, gift wraps are included only when addressed to one of them."""
-        return await self._read_soon(self._query_sync, filters, readers)
+        found = self.query_now(filters, readers)
+        return found if found is not None else await self._read(self._query_sync, filters, readers)
 
     async def query_all(self, filters: Sequence[Filter]) -> list[bytes]:
         """Every matching event's JSON, newest first, ignoring filter limits (for the node's own
@@ -493,7 +309,8 @@ class SqliteStore:
 
     async def count(self, filters: Sequence[Filter], readers: frozenset[str] | None = None) -> int:
         """Distinct matching events (NIP-45), with the same gift-wrap rule as `query`."""
-        return await self._read_soon(self._count_sync, filters, readers)
+        found = self.count_now(filters, readers)
+        return found if found is not None else await self._read(self._count_sync, filters, readers)
 
     # -- the transparency log --------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Client reads run on the event loop's thread within a time budget, else on a reader thread.
+"""Client reads run on the event loop's thread within a budget of SQLite steps, else on a thread.
 
 The three ways a read can go (inline, interrupted by the budget and redone on a thread, thread
 only) must give the same answers.
@@ -29,12 +29,12 @@ FILTERS: list[list[dict[str, Any]]] = [
     [{"since": T0 + 50, "until": T0 + 60}, {"authors": [pubkey_of(KEYS[0])], "limit": 3}],
 ]
 
-# Budgets: the default; so small that SQLite interrupts every read; none (threads only).
-BUDGETS = {"inline": None, "interrupted": 1e-9, "thread": 0.0}
+# Budgets: the default; so small that SQLite interrupts nearly every read; none (threads only).
+BUDGETS = {"inline": None, "interrupted": 1, "thread": 0}
 
 
-async def answers(path: Path, budget: float | None) -> tuple[list[list[bytes]], list[int]]:
-    store = SqliteStore(path) if budget is None else SqliteStore(path, inline_budget=budget)
+async def answers(path: Path, budget: int | None) -> tuple[list[list[bytes]], list[int]]:
+    store = SqliteStore(path) if budget is None else SqliteStore(path, inline_steps=budget)
     try:
         if not await store.count([parse_filter({})]):
             for event in EVENTS:
@@ -47,8 +47,23 @@ async def answers(path: Path, budget: float | None) -> tuple[list[list[bytes]], 
 
 
 @pytest.mark.parametrize("budget", BUDGETS.values(), ids=BUDGETS.keys())
-async def test_every_read_path_gives_the_same_answers(tmp_path: Path, budget: float | None) -> None:
+async def test_every_read_path_gives_the_same_answers(tmp_path: Path, budget: int | None) -> None:
     path = tmp_path / "events.sqlite3"
-    expected = await answers(path, 0.0)
+    expected = await answers(path, 0)
     assert [len(q) for q in expected[0]] == [30, 15, 32, 2, 25]
     assert await answers(path, budget) == expected
+
+
+async def test_query_now_declines_what_exceeds_the_budget(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "events.sqlite3", inline_steps=1_000)
+    try:
+        for event in EVENTS:
+            await store.add(event)
+        cheap = [parse_filter({"ids": [EVENTS[5].id]})]
+        costly = [parse_filter({"kinds": [1, 7], "limit": 240})]
+        assert store.query_now(cheap) == [EVENTS[5].to_json()]
+        assert store.count_now(cheap) == 1
+        assert store.query_now(costly) is None
+        assert len(await store.query(costly)) == 240  # the same query, on a reader thread
+    finally:
+        await store.close()
