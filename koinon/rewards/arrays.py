@@ -112,8 +112,10 @@ def from_input(epoch: EpochInput) -> tuple[EpochArrays, list[str], list[str]]:
         voter, voted, direction, weight, time, tiebreak
     )
 
-    edges = sorted((index[a], index[b]) for a, b in follows)
-    follow = np.array(edges, dtype=np.int64).reshape(-1, 2)
+    n_follows = len(follows)
+    follow_src = np.fromiter((index[a] for a, _ in follows), dtype=np.int64, count=n_follows)
+    follow_dst = np.fromiter((index[b] for _, b in follows), dtype=np.int64, count=n_follows)
+    by_edge = np.lexsort((follow_dst, follow_src))
     seeds = np.array(sorted({index[s] for s in epoch.trust_seeds}), dtype=np.int64)
     arrays = EpochArrays(
         n_accounts=len(accounts),
@@ -125,8 +127,8 @@ def from_input(epoch: EpochInput) -> tuple[EpochArrays, list[str], list[str]]:
         vote_direction=direction,
         vote_weight=weight,
         vote_time=time,
-        follow_src=follow[:, 0].copy(),
-        follow_dst=follow[:, 1].copy(),
+        follow_src=follow_src[by_edge],
+        follow_dst=follow_dst[by_edge],
         seeds=seeds,
     )
     return arrays, accounts, post_ids

@@ -89,8 +89,8 @@ def _propagate(
     largest modularity gain, if that beats staying. Labels are node numbers.
 
     Each round sums a node's link weight per neighbouring label without sorting: labels are
-    hashed into a few slots per node, with a count and a checksum per slot to recognise a slot
-    that two labels share (rare once clusters form); such a slot is not a candidate.
+    hashed into a few slots per node, and a slot that two labels share (rare once clusters form)
+    is recognised by its label sum and skipped.
     """
     n = labels.shape[0]
     scale = params.cluster_resolution * degree / two_m
@@ -101,26 +101,42 @@ def _propagate(
     linked = degree > 0.0
     stable = 0
     for round_no in range(rounds):
+        movers = _movers(n, round_no) & linked
+        # only the links of the nodes that may move this round are looked at
+        mine = movers[row]
+        r, c, m = row[mine], col[mine], mass[mine]
         label_degree = weighted_sum(labels, degree, n)
-        near = labels[col]
-        cell = row * _SLOTS + slot_of[near]
-        total = weighted_sum(cell, mass, cells).reshape(n, _SLOTS)
-        count = np.bincount(cell, minlength=cells).astype(np.float64)
+        near = labels[c]
+        cell = r * _SLOTS + slot_of[near]
+        total = weighted_sum(cell, m, cells)
+        count = np.bincount(cell, minlength=cells)
         label_sum = weighted_sum(cell, near.astype(np.float64), cells)
         check_sum = weighted_sum(cell, check_of[near], cells)
-        filled = count > 0.0
-        guess = np.zeros(cells, dtype=np.int64)
-        guess[filled] = np.clip(np.round(label_sum[filled] / count[filled]), 0, n - 1)
-        clean = filled & (label_sum == guess * count) & (check_sum == check_of[guess] * count)
-        guess = guess.reshape(n, _SLOTS)
-        clean = clean.reshape(n, _SLOTS)
-        to_own = weighted_sum(row, np.where(near == labels[row], mass, 0.0), n)
+        # only filled slots from here on; they come sorted by node
+        filled = np.flatnonzero(count)
+        node = filled // _SLOTS
+        hits = count[filled].astype(np.float64)
+        sums = label_sum[filled]
+        guess = np.clip(np.round(sums / hits), 0, n - 1).astype(np.int64)
+        # a slot holds one label when the labels' mean is a label whose checksum matches too;
+        # two labels sharing a slot almost never pass both, and such a slot is skipped
+        clean = (sums == guess * hits) & (check_sum[filled] == check_of[guess] * hits)
+        clean &= guess != labels[node]
+        gain = np.where(clean, total[filled] - scale[node] * label_degree[guess], -np.inf)
+        to_own = weighted_sum(r, np.where(near == labels[r], m, 0.0), n)
         own_gain = to_own - scale * (label_degree[labels] - degree)
-        gain = total - scale[:, None] * label_degree[guess]
-        gain = np.where(clean & (guess != labels[:, None]), gain, -np.inf)
-        best = gain.max(axis=1)
-        best_label = np.where(gain == best[:, None], guess, n).min(axis=1)
-        moving = (best > own_gain) & _movers(n, round_no) & linked
+        if filled.shape[0] == 0:
+            break
+        starts = np.flatnonzero(np.r_[True, node[1:] != node[:-1]])
+        nodes = node[starts]
+        best_of = np.maximum.reduceat(gain, starts)
+        at_best = gain == np.repeat(best_of, np.diff(np.r_[starts, gain.shape[0]]))
+        best_label_of = np.minimum.reduceat(np.where(at_best, guess, n), starts)
+        best = np.full(n, -np.inf)
+        best[nodes] = best_of
+        best_label = np.full(n, n, dtype=np.int64)
+        best_label[nodes] = best_label_of
+        moving = (best > own_gain) & movers
         if not moving.any():
             stable += 1
             if stable >= 2:

@@ -14,7 +14,7 @@ class Params:
     # Trust: personalized PageRank over follows, restarting at the seeds.
     trust_damping: float = 0.5  # probability a trust walk follows an edge instead of restarting
     trust_iterations: int = 24  # fixed count (0.5^24 < 1e-7), the same arithmetic everywhere
-    trust_cap: float = 10.0  # no voter weighs more than this many times the median voter
+    trust_cap: float = 3.0  # no voter weighs more than this many times the typical voter
     closure_tolerance: float = 1.5  # trust a cluster may hold per unit flowing into it ...
     seeded_cluster: float = 0.1  # ... unless this much of its trust comes from seed restarts
     misleading_trust_factor: float = 0.5  # trust kept by an author of a post settled misleading

@@ -48,7 +48,7 @@ def tally(epoch: EpochArrays, params: Params, penalized: IntArray | None = None)
     """Run the mechanism; `penalized` accounts (owners of slashed bonds) lose trust weight too."""
     n = epoch.n_accounts
     flow = propagate_trust(n, epoch.follow_src, epoch.follow_dst, epoch.seeds, params)
-    first = vote_mass(epoch, voter_weights(flow.trust, params), params)
+    first = vote_mass(epoch, voter_weights(flow.trust, flow.restart, params), params)
     up = first.up & (first.mass > 0.0)
     voter, post = epoch.vote_voter[up], epoch.vote_post[up]
     author = epoch.post_author[post]
@@ -68,7 +68,7 @@ def tally(epoch: EpochArrays, params: Params, penalized: IntArray | None = None)
     offenders = epoch.post_author[epoch.misleading]
     if penalized is not None:
         offenders = np.concatenate([offenders, penalized])
-    weight = penalize_misleading(voter_weights(trust, params), offenders, params)
+    weight = penalize_misleading(voter_weights(trust, flow.restart, params), offenders, params)
 
     votes = vote_mass(epoch, weight, params)
     up = votes.up & (votes.mass > 0.0)

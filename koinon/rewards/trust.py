@@ -64,18 +64,22 @@ def outside_inflow(flow: TrustFlow, src: IntArray, dst: IntArray, labels: IntArr
     return inflow
 
 
-def voter_weights(trust: FloatArray, params: Params) -> FloatArray:
-    """Voting weight: trust, capped at `trust_cap` times the median trust of reached accounts.
+def voter_weights(trust: FloatArray, restart: FloatArray, params: Params) -> FloatArray:
+    """Voting weight: trust, capped at `trust_cap` times the typical trust.
 
-    The cap keeps the seeds, which hold the restart mass, and a few hubs from outvoting everyone
-    (and from being the obvious accounts to buy votes from). Below it weight is linear in trust,
-    so splitting trust over many accounts gains nothing. A sybil farm can only lower the median,
-    which lowers the cap on the largest honest accounts, never raises anyone's weight.
+    "Typical" is the median of the trust accounts receive from follows, weighted by that trust:
+    a sybil farm of many accounts with tiny trust cannot drag it down, and the seeds' restart mass
+    does not count. The cap keeps the seeds and a few hubs from outvoting everyone (and from being
+    the obvious accounts to buy votes from). Below it weight is linear in trust, so splitting trust
+    over many accounts gains nothing.
     """
-    positive = trust[trust > 0.0]
-    if positive.shape[0] == 0:
-        return np.zeros_like(trust)
-    typical = float(np.sort(positive)[positive.shape[0] // 2])
+    received = trust - restart
+    values = received[received > 0.0]
+    if values.shape[0] == 0:
+        return trust.copy()
+    values = np.sort(values)
+    cumulative = np.cumsum(values)
+    typical = float(values[np.searchsorted(cumulative, 0.5 * cumulative[-1])])
     return np.minimum(trust, params.trust_cap * typical)
 
 
