@@ -166,7 +166,7 @@ class Payout:
 
 @dataclass(frozen=True, slots=True)
 class PostReward:
-    """The author reward one post earned, and the score it was paid for (for reporting)."""
+    """The author reward a post earned (only posts that earned one are listed), and its score."""
 
     post_id: str
     author: str

@@ -3,6 +3,8 @@ that every node recomputes the same Merkle root of payouts."""
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 
 from koinon.rewards.allocate import allocate
@@ -23,6 +25,18 @@ def split_pool(pool: int, params: Params) -> tuple[int, int]:
 
 def settle_epoch(epoch: EpochInput, params: Params = DEFAULT_PARAMS) -> EpochResult:
     """Payouts and slashes of one epoch; the order of the input's records does not matter."""
+    # An epoch holds millions of records; the cyclic garbage collector would rescan all of them
+    # every few thousand allocations while nothing here can form a cycle, so it waits.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _settle(epoch, params)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _settle(epoch: EpochInput, params: Params) -> EpochResult:
     arrays, accounts, post_ids = from_input(epoch)
     index = {pk: i for i, pk in enumerate(accounts)}
     misleading = misleading_posts(epoch.outcomes)
@@ -71,6 +85,7 @@ def settle_epoch(epoch: EpochInput, params: Params = DEFAULT_PARAMS) -> EpochRes
             result.post_score.tolist(),
             strict=True,
         )
+        if part
     )
     return EpochResult(
         epoch=epoch.epoch,
