@@ -179,7 +179,22 @@ def in_cluster_factor(
     weight: FloatArray,
     params: Params,
 ) -> FloatArray:
-    """Per upvote, the factor its mass counts with: 1 across clusters, at most 1 within one.
+    """Per upvote, the factor its mass counts with: 1 across clusters, at most 1 within one."""
+    cap = self_support_cap(labels, voter, author, mass, authors, weight, params)
+    voter_cluster = labels[voter]
+    return np.where(voter_cluster == labels[author], cap[voter_cluster], 1.0)
+
+
+def self_support_cap(
+    labels: IntArray,
+    voter: IntArray,
+    author: IntArray,
+    mass: FloatArray,
+    authors: IntArray,
+    weight: FloatArray,
+    params: Params,
+) -> FloatArray:
+    """Per cluster, the factor its votes for its own authors count with (1 for most).
 
     A cluster's fair share of its own vote mass is the share of everyone else's vote mass that its
     posts attract (or, if larger, its authors' share of all authors' weight, so that a giant
@@ -207,7 +222,7 @@ def in_cluster_factor(
     fair = appraisal * spent
     active = np.flatnonzero(inside > 0.0)
     if active.shape[0] == 0:
-        return np.ones_like(mass)
+        return np.ones(n, dtype=np.float64)
     ratio = np.divide(
         inside[active], fair[active], out=np.full(active.shape[0], np.inf), where=fair[active] > 0.0
     )
@@ -219,7 +234,7 @@ def in_cluster_factor(
     cap = np.ones(n, dtype=np.float64)
     over = inside > allowed
     cap[over] = allowed[over] / inside[over]
-    return np.where(same, cap[voter_cluster], 1.0)
+    return cap
 
 
 def respend_excess(

@@ -24,7 +24,7 @@ class Params:
     downvote_knee: float = 1.0  # downvotes from one cluster on a post bend after this many votes
 
     # Clusters: modularity label propagation (clusters.py).
-    cluster_rounds: int = 12  # label propagation rounds per level (half the nodes move per round)
+    cluster_rounds: int = 20  # label propagation rounds per level (half the nodes move per round)
     cluster_resolution: float = 1.0  # modularity resolution; higher splits into smaller clusters
     in_cluster_tolerance: float = 2.0  # most self-preference a cluster may show (x fair share)
     concave_knee: float = 16.0  # one cluster's support on a post is linear up to this many votes

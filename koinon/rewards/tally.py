@@ -17,9 +17,9 @@ from koinon.rewards.bridging import cluster_support, with_bridging
 from koinon.rewards.budget import vote_mass
 from koinon.rewards.clusters import (
     closure_factor,
-    in_cluster_factor,
     label_clusters,
     respend_excess,
+    self_support_cap,
 )
 from koinon.rewards.curation import curation_rewards
 from koinon.rewards.downvotes import downvote_pressure, net_score
@@ -75,7 +75,8 @@ def tally(epoch: EpochArrays, params: Params, penalized: IntArray | None = None)
     voter, post, mass = epoch.vote_voter[up], epoch.vote_post[up], votes.mass[up]
     author = epoch.post_author[post]
     authors = np.unique(epoch.post_author)
-    effective = mass * in_cluster_factor(cluster, voter, author, mass, authors, weight, params)
+    cap = self_support_cap(cluster, voter, author, mass, authors, weight, params)
+    effective = mass * np.where(cluster[voter] == cluster[author], cap[cluster[voter]], 1.0)
 
     knee = params.concave_knee * (float(mass.sum()) / mass.shape[0]) if mass.shape[0] else 1.0
     post_cluster = cluster[epoch.post_author]
@@ -84,7 +85,8 @@ def tally(epoch: EpochArrays, params: Params, penalized: IntArray | None = None)
     pressure = downvote_pressure(
         epoch.vote_post[down],
         cluster[epoch.vote_voter[down]],
-        votes.mass[down],
+        # a cluster caught supporting itself loses the same share of its downvotes
+        votes.mass[down] * cap[cluster[epoch.vote_voter[down]]],
         post_cluster,
         n,
         params.downvote_knee * knee / params.concave_knee,
