@@ -21,7 +21,7 @@ from koinon.cli import stamping
 from koinon.cli.bundles import ONE_TIME_PREKEYS, fetch_bundles, publish_bundle, replenish_prekeys
 from koinon.cli.client import RelayClient, RelayError
 from koinon.cli.dmstore import STATE_FILE, DmError, Entry, State, folder, load, store, unlock
-from koinon.cli.lines import warn, when
+from koinon.cli.lines import add_history_options, warn, when
 from koinon.cli.social import add_client_options
 from koinon.core.event import parse_event
 from koinon.core.keys import SecretKey, npub, parse_public_key
@@ -87,8 +87,7 @@ def register(commands: Any) -> None:
         "the id that 'koinon report create' takes. Reads only the local sealed state.",
     )
     history.add_argument("person", nargs="?", help="only the conversation with this person")
-    history.add_argument("--limit", type=int, default=50, help="newest N (default %(default)s)")
-    history.add_argument("--home", help="folder holding your key and DM state")
+    add_history_options(history, "folder holding your key and DM state")
     history.set_defaults(run=dm_history)
 
 
@@ -177,8 +176,8 @@ async def dm_send(args: argparse.Namespace) -> int:
 def _line(entry: Entry, me: str) -> str:
     """`time sender: text` for a received message, `time me -> peer: text` for a sent one."""
     if entry.outgoing:
-        return f"{when(entry.at)} {npub(me)} -> {npub(entry.peer)}: {entry.message.text}"
-    return f"{when(entry.at)} {npub(entry.peer)}: {entry.message.text}"
+        return f"{when(entry.message.at)} {npub(me)} -> {npub(entry.peer)}: {entry.message.text}"
+    return f"{when(entry.message.at)} {npub(entry.peer)}: {entry.message.text}"
 
 
 def _accept(
@@ -231,7 +230,7 @@ async def dm_read(args: argparse.Namespace) -> int:
             if dm.addressed_device(message.rumor, me) == state.device.device_id:
                 opened.append(message)
         opened.sort(key=lambda m: (m.rumor.created_at, m.rumor.id))
-        trusted = await stamping.trusted_nodes(args) if opened else set()
+        trusted = await stamping.trusted_nodes(args.relay, args.trust_node) if opened else set()
         prekeys_before = len(state.device.one_time)
         lines = []
         for message in opened:
@@ -257,7 +256,7 @@ def dm_history(args: argparse.Namespace) -> int:
     home, passphrase, key = unlock(args)
     state = load(home, passphrase, key.public_key)
     entries = [e for e in state.history if peer is None or e.peer == peer]
-    entries.sort(key=lambda e: e.at)
+    entries.sort(key=lambda e: e.message.at)
     for entry in entries[-args.limit :]:
-        print(f"{entry.id[:16]} {_line(entry, key.public_key)}")
+        print(f"{entry.message.id[:16]} {_line(entry, key.public_key)}")
     return 0

@@ -42,16 +42,6 @@ class Entry:
     outgoing: bool
     message: FrankedMessage
 
-    @property
-    def id(self) -> str:
-        """The message id: its franking commitment, the same on every device."""
-        return self.message.commitment.hex()
-
-    @property
-    def at(self) -> int:
-        """When the sender's node stamped it."""
-        return self.message.stamp.timestamp
-
     def to_json(self) -> dict[str, object]:
         """JSON-ready form (holds the message and its opening: seal it)."""
         encoded = base64.b64encode(self.message.encode()).decode()
@@ -148,16 +138,3 @@ def unlock(args: argparse.Namespace) -> tuple[Path, str, SecretKey]:
         )
     passphrase = keystore.passphrase()
     return home, passphrase, SecretKey(ncryptsec.decrypt(path.read_text().strip(), passphrase))
-
-
-def find_entry(state: State, prefix: str) -> Entry:
-    """The history entry whose id starts with `prefix` (at least 8 hex characters, unique)."""
-    prefix = prefix.strip().lower()
-    if len(prefix) < 8 or not is_hex(prefix, len(prefix)):
-        raise DmError("a message id is at least 8 hex characters (see 'koinon dm history')")
-    found = {entry.id: entry for entry in state.history if entry.id.startswith(prefix)}
-    if not found:
-        raise DmError(f"no message {prefix} in this device's history (see 'koinon dm history')")
-    if len(found) > 1:
-        raise DmError(f"{prefix} matches {len(found)} messages: give more characters")
-    return next(iter(found.values()))

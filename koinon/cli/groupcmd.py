@@ -1,7 +1,8 @@
-"""`koinon group create|add|remove|send|read|list`: group chats with sender keys.
+"""`koinon group create|add|remove|send|read|history|list`: group chats with sender keys.
 
 Every member device has a sender key per epoch and shares it over the pairwise sessions of
-`koinon dm`; a message is encrypted once and gift-wrapped to each member. Only the group's admin
+`koinon dm`; a message is franked like a direct message (its stamp names a fresh audience digest,
+not the group), encrypted once and gift-wrapped to each member. Only the group's admin
 (the device that created it) adds and removes members, and a removal gives the group new keys.
 Every command that talks to the relay first takes in what arrived, so that a removal is applied
 before anything more is sent.
@@ -16,13 +17,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from koinon.cli import stamping
 from koinon.cli.bundles import fetch_bundles
 from koinon.cli.client import RelayClient
 from koinon.cli.groupsync import Context, deliver, open_context, sync
-from koinon.cli.lines import warn, when
+from koinon.cli.lines import add_history_options, warn, when
 from koinon.cli.social import add_client_options
 from koinon.core.keys import npub, parse_public_key
-from koinon.messaging import group_chat
+from koinon.messaging import franking, group_chat
+from koinon.messaging.franked_dm import frank
+from koinon.messaging.franked_group import FrankedGroupMessage
 from koinon.messaging.group_control import Device, GroupChatError, check_name
 from koinon.messaging.group_state import Entry, GroupChat
 from koinon.sessions.group_wire import MAX_MEMBERS
@@ -79,21 +83,37 @@ def register(commands: Any) -> None:
     send = sub.add_parser(
         "send",
         help="send a message to a group",
-        description="Take in membership changes, then encrypt once with your sender key and "
-        "gift-wrap the message to every member.",
+        description="Take in membership changes, frank the message (commit to it, have your "
+        "node stamp the commitment for the group's audience), then encrypt once with your "
+        "sender key and gift-wrap it to every member.",
     )
     send.add_argument("group", help="group name or id")
     send.add_argument("text", help="the message ('-' reads standard input)")
+    send.add_argument(
+        "--node", help="the node that stamps your messages (default: the --relay node)"
+    )
     _common(send, group_command_send)
 
     read = sub.add_parser(
         "read",
         help="read new group messages",
         description="Authenticate to the relay, take in group messages and membership changes, "
-        "and print what is new (of one group, or of all).",
+        "and print what is new (of one group, or of all). Messages whose franking commitment "
+        "does not open, or whose stamp is not signed by a trusted node (the --relay node and "
+        "any --trust-node), are dropped with a warning.",
     )
     read.add_argument("group", nargs="?", help="only this group (name or id)")
     _common(read, group_command_read)
+
+    history = sub.add_parser(
+        "history",
+        help="list this device's group messages with their ids",
+        description="Print the group messages this device sent or showed, oldest first, each "
+        "with the id that 'koinon report create' takes. Reads only the local sealed state.",
+    )
+    history.add_argument("group", nargs="?", help="only this group (name or id)")
+    add_history_options(history, "folder holding your key, DM and group state")
+    history.set_defaults(run=group_command_history)
 
     listing = sub.add_parser(
         "list",
@@ -106,6 +126,7 @@ def register(commands: Any) -> None:
 
 def _common(parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], Any]) -> None:
     add_client_options(parser, home_help="folder holding your key, DM and group state")
+    stamping.add_trust_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -133,7 +154,7 @@ async def group_command_create(args: argparse.Namespace) -> int:
     people = list(dict.fromkeys(parse_public_key(person) for person in args.member))
     now = int(time.time())
     async with RelayClient(args.relay) as client:
-        warnings = await sync(client, ctx, now)
+        warnings = await sync(client, ctx, now, args.trust_node)
         bundles = await fetch_bundles(client, [me, *people])
         members = [Device(me, d) for d in bundles.get(me, {}) if d != ctx.own.device_id]
         for person in people:
@@ -153,7 +174,7 @@ async def group_command_add(args: argparse.Namespace) -> int:
     ctx = open_context(args)
     now = int(time.time())
     async with RelayClient(args.relay) as client:
-        warnings = await sync(client, ctx, now)
+        warnings = await sync(client, ctx, now, args.trust_node)
         chat = ctx.store.find(args.group)
         bundles = await fetch_bundles(client, [person])
         deliveries = group_chat.add(chat, ctx.own, _devices_of(bundles, person, args.relay))
@@ -170,7 +191,7 @@ async def group_command_remove(args: argparse.Namespace) -> int:
     ctx = open_context(args)
     now = int(time.time())
     async with RelayClient(args.relay) as client:
-        warnings = await sync(client, ctx, now)
+        warnings = await sync(client, ctx, now, args.trust_node)
         chat = ctx.store.find(args.group)
         deliveries = group_chat.remove(chat, ctx.own, person)
         deliveries += group_chat.key_shares(ctx.store)
@@ -188,10 +209,16 @@ async def group_command_send(args: argparse.Namespace) -> int:
     ctx = open_context(args)
     now = int(time.time())
     async with RelayClient(args.relay) as client:
-        warnings = await sync(client, ctx, now)
+        warnings = await sync(client, ctx, now, args.trust_node)
         chat = ctx.store.find(args.group)
+        audience = group_chat.audience(chat, os.urandom)
+        plaintext = frank(text, os.urandom)
+        commitment = franking.commitment_of(plaintext)
+        node = args.node or args.relay
+        stamp = await stamping.request_stamp(node, ctx.key, commitment, audience.digest())
+        message = FrankedGroupMessage(plaintext, stamp, audience)
         deliveries = group_chat.key_shares(ctx.store)  # first: encrypting moves our chain on
-        broadcast = group_chat.encrypt(chat, text)
+        broadcast = group_chat.encrypt(ctx.store, chat, message)
         warnings += await deliver(client, ctx, deliveries, [broadcast], now)
     _report(warnings)
     print(f"sent to {len(broadcast.recipients)} member(s) of {chat.name!r}")
@@ -210,7 +237,7 @@ async def group_command_read(args: argparse.Namespace) -> int:
     ctx = open_context(args)
     now = int(time.time())
     async with RelayClient(args.relay) as client:
-        warnings = await sync(client, ctx, now)
+        warnings = await sync(client, ctx, now, args.trust_node)
         warnings += await deliver(client, ctx, group_chat.key_shares(ctx.store), [], now)
     _report(warnings)
     only = ctx.store.find(args.group).group_id if args.group else None
@@ -218,6 +245,22 @@ async def group_command_read(args: argparse.Namespace) -> int:
     ctx.save()
     for entry in entries:
         print(_line(ctx, entry))
+    return 0
+
+
+def group_command_history(args: argparse.Namespace) -> int:
+    """Print this device's group messages with their ids, oldest first."""
+    if args.limit < 1:
+        raise GroupChatError("--limit must be at least 1")
+    ctx = open_context(args)
+    only = ctx.store.find(args.group).group_id if args.group else None
+    kept = [f for f in ctx.store.history if only is None or f.group_id == only]
+    kept.sort(key=lambda f: f.message.at)
+    for franked in kept[-args.limit :]:
+        name = ctx.store.groups[franked.group_id].name
+        message = franked.message
+        line = f"{when(message.at)} [{name}] {npub(franked.sender)}: {message.text}"
+        print(f"{message.id[:16]} {line}")
     return 0
 
 

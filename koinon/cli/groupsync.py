@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from koinon.cli import dmstore
+from koinon.cli import dmstore, stamping
 from koinon.cli.bundles import fetch_bundles, replenish_prekeys
 from koinon.cli.client import RelayClient, RelayError
 from koinon.cli.sealedfile import SealedFile
@@ -109,8 +109,14 @@ async def fetch_wraps(client: RelayClient, me: str, since: int) -> list[dict[str
 # -- taking in ----------------------------------------------------------------------------------
 
 
-async def sync(client: RelayClient, ctx: Context, now: int) -> list[str]:
-    """Authenticate, fetch new gift wraps and take in the group ones; the warnings."""
+async def sync(
+    client: RelayClient, ctx: Context, now: int, trust_node: Sequence[str] = ()
+) -> list[str]:
+    """Authenticate, fetch new gift wraps and take in the group ones; the warnings.
+
+    Messages are shown only when stamped by the relay's node or a `trust_node` key; the node's
+    key is asked for only when a message waits to be read.
+    """
     await client.authenticate(ctx.key.raw)
     store, me = ctx.store, ctx.key.public_key
     since = max(0, store.since - TIMESTAMP_WINDOW - _CLOCK_SLACK)
@@ -158,7 +164,9 @@ async def sync(client: RelayClient, ctx: Context, now: int) -> list[str]:
             )
         except KoinonError as exc:
             warnings.append(f"dropped a group message from {npub(opened.sender)}: {exc}")
-    warnings += group_chat.settle(store, now)
+    waiting = any(chat.waiting for chat in store.groups.values())
+    trusted = await stamping.trusted_nodes(client.url, trust_node) if waiting else set()
+    warnings += group_chat.settle(store, now, trusted)
     store.since = now
     if len(ctx.dm_state.device.one_time) < prekeys_before:
         warnings += await replenish_prekeys(client, ctx.key, ctx.dm_state, ctx.save)

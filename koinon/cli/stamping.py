@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import aiohttp
@@ -68,11 +69,11 @@ def add_trust_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-async def trusted_nodes(args: argparse.Namespace) -> set[str]:
-    """The node keys whose stamps a reader accepts: the --relay node's and every --trust-node."""
-    trusted = {parse_public_key(value) for value in args.trust_node}
+async def trusted_nodes(relay_url: str, trust_node: Iterable[str]) -> set[str]:
+    """The node keys whose stamps a reader accepts: the relay's node's and every --trust-node."""
+    trusted = {parse_public_key(value) for value in trust_node}
     try:
-        trusted.add(await node_pubkey(args.relay))
+        trusted.add(await node_pubkey(relay_url))
     except RelayError as exc:
         warn(f"cannot learn the node's key, trusting only --trust-node keys: {exc}")
     return trusted

@@ -18,6 +18,7 @@ from koinon.core import schnorr
 from koinon.core.event import MAX_TIMESTAMP, is_hex
 from koinon.core.keys import RandomBytes
 from koinon.errors import invalid
+from koinon.messaging.audience import AudienceProof
 from koinon.messaging.primitives import HASH_LEN, equal_ct, hmac_sha256
 
 FRANKING_KEY_LEN = 32
@@ -302,23 +303,33 @@ def verify_stamp(
 
 @dataclass(frozen=True, slots=True)
 class AbuseReport:
-    """What a recipient reveals to a moderator: the opened message and the node's stamp."""
+    """What a recipient reveals to a moderator: the opened message and the node's stamp, and for
+    a group message the proof that the stamped audience includes the reporter."""
 
     plaintext: FrankedPlaintext
     commitment: bytes
     stamp: FrankingStamp
     reporter: str
+    audience: AudienceProof | None = None
 
     def __post_init__(self) -> None:
         _check_len(self.commitment, COMMITMENT_LEN, "commitment")
         _check_pubkey(self.reporter, "reporter")
 
+    def addressed(self) -> str:
+        """The recipient the stamp must name: the reporter, or the audience that includes them."""
+        return self.reporter if self.audience is None else self.audience.digest_for(self.reporter)
+
 
 def make_report(
-    plaintext: FrankedPlaintext, commitment: bytes, franking_stamp: FrankingStamp, reporter: str
+    plaintext: FrankedPlaintext,
+    commitment: bytes,
+    franking_stamp: FrankingStamp,
+    reporter: str,
+    audience: AudienceProof | None = None,
 ) -> AbuseReport:
     """Recipient side: reveal one message (and nothing else) for a moderator to verify."""
-    return AbuseReport(plaintext, commitment, franking_stamp, reporter)
+    return AbuseReport(plaintext, commitment, franking_stamp, reporter, audience)
 
 
 class ReportProblem(StrEnum):
@@ -333,7 +344,9 @@ class ReportProblem(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ReportVerdict:
-    """A moderator's finding; when `problem` is None the report's facts are proven."""
+    """A moderator's finding; when `problem` is None the report's facts are proven. `recipient`
+    is the stamp's: the reporter, or for a group message the audience digest, whose size
+    `audience_size` gives (None for a direct message)."""
 
     problem: ReportProblem | None
     sender: str
@@ -341,6 +354,7 @@ class ReportVerdict:
     timestamp: int
     message: bytes
     attachments: tuple[bytes, ...]
+    audience_size: int | None = None
 
     @property
     def accepted(self) -> bool:
@@ -358,7 +372,7 @@ def _find_problem(
         return ReportProblem.COMMITMENT_DOES_NOT_OPEN
     if not equal_ct(report.stamp.commitment, report.commitment):
         return ReportProblem.STAMP_FOR_OTHER_COMMITMENT
-    if report.stamp.recipient != report.reporter:
+    if report.stamp.recipient != report.addressed():
         return ReportProblem.REPORTER_NOT_RECIPIENT
     if not verify_stamp(report.stamp, node_pubkey=node_pubkey, node_hmac_key=node_hmac_key):
         return ReportProblem.STAMP_NOT_NODES
@@ -375,7 +389,7 @@ def verify_report(
     claimed_sender: str | None = None,
 ) -> ReportVerdict:
     """Moderator side: the message opens the commitment, the node stamped that commitment for the
-    claimed sender, the reporter as recipient and the claimed time.
+    claimed sender, the reporter as recipient (or an audience that includes them) and the time.
 
     `report.reporter` must be the authenticated submitter (NIP-42 or a signed event): this function
     cannot know who is really asking. `claimed_sender`, when the report names one, must be the
@@ -389,4 +403,5 @@ def verify_report(
         report.stamp.timestamp,
         report.plaintext.message,
         report.plaintext.attachments,
+        None if report.audience is None else report.audience.size,
     )

@@ -5,16 +5,18 @@ pairwise session with one device, and each `Broadcast` as one gift wrap per memb
 Only the admin (the device that created the group) changes its membership, and it numbers its
 changes, so every member applies them in one order. Removal starts a new epoch: every remaining
 member draws a new sender key and shares it with the remaining members only. A group message is
-encrypted once with the sender's chain (`koinon.sessions.groups`); its wire forms are in
-`group_message`.
+franked (`franked_group`: its stamp names an audience digest as recipient), then encrypted once
+with the sender's chain (`koinon.sessions.groups`); its wire forms are in `group_message`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from koinon.core.keys import npub
+from koinon.core.keys import RandomBytes, npub
+from koinon.messaging.audience import Audience, make_audience
+from koinon.messaging.franked_group import FrankedGroupMessage, check_group_message
 from koinon.messaging.group_control import (
     Change,
     Control,
@@ -26,16 +28,12 @@ from koinon.messaging.group_control import (
     check_devices,
     check_name,
 )
-from koinon.messaging.group_message import (
-    encode_payload,
-    message_content,
-    parse_message_content,
-    parse_payload,
-)
+from koinon.messaging.group_message import message_content, parse_message_content
 from koinon.messaging.group_state import (
     MAX_QUEUED,
     MAX_WAITING,
     Entry,
+    Franked,
     GroupChat,
     GroupStore,
     Waiting,
@@ -179,13 +177,27 @@ def merge(deliveries: Sequence[Delivery]) -> list[Delivery]:
     return [Delivery(device, tuple(controls)) for device, controls in by_device.items()]
 
 
-def encrypt(chat: GroupChat, text: str) -> Broadcast:
-    """Encrypt `text` once with our sender key, for every member's Nostr key."""
+def _people(chat: GroupChat) -> set[str]:
+    return {device.pubkey for device in chat.recipients()}
+
+
+def audience(chat: GroupChat, random_bytes: RandomBytes) -> Audience:
+    """A fresh audience for our next message: every person with a member device but this one."""
     if chat.removed:
         raise GroupChatError(f"you are no longer a member of {chat.name!r}")
-    message = chat.state.encrypt(encode_payload(text))
-    recipients = tuple(sorted({device.pubkey for device in chat.recipients()}))
-    return Broadcast(chat.group_id, recipients, message_content(message))
+    return make_audience(_people(chat), random_bytes)
+
+
+def encrypt(store: GroupStore, chat: GroupChat, message: FrankedGroupMessage) -> Broadcast:
+    """Encrypt a franked message once with our sender key, for every member's Nostr key, and
+    keep it in the history. Its audience must be `audience(chat)`'s people."""
+    if chat.removed:
+        raise GroupChatError(f"you are no longer a member of {chat.name!r}")
+    if set(message.audience.members) != _people(chat):
+        raise GroupChatError(f"the message is not addressed to the members of {chat.name!r}")
+    encrypted = chat.state.encrypt(message.encode())
+    store.keep(Franked(chat.group_id, store.owner.pubkey, message))
+    return Broadcast(chat.group_id, message.audience.members, message_content(encrypted))
 
 
 # -- what arrives -------------------------------------------------------------------------------
@@ -305,18 +317,19 @@ def accept_message(
     del chat.waiting[: max(len(chat.waiting) - MAX_WAITING, 0)]
 
 
-def settle(store: GroupStore, now: int) -> list[str]:
+def settle(store: GroupStore, now: int, trusted_nodes: Collection[str]) -> list[str]:
     """Apply what can be applied, in order, and decrypt what can be read; the warnings.
 
     For each group: take the sender keys of the current epoch, decrypt the waiting messages, then
     apply the next membership change and start over, so that messages of an epoch are read
-    before a removal ends it.
+    before a removal ends it. A message is shown only when its franking opens and a node in
+    `trusted_nodes` stamped it for its sender and an audience that includes us.
     """
     warnings = []
     for chat in list(store.groups.values()):
         while True:
             warnings += _take_keys(chat)
-            warnings += _open_waiting(store, chat)
+            warnings += _open_waiting(store, chat, trusted_nodes)
             change = chat.changes.pop(chat.seq + 1, None)
             if change is None:
                 break
@@ -344,24 +357,27 @@ def _take_keys(chat: GroupChat) -> list[str]:
     return warnings
 
 
-def _open_waiting(store: GroupStore, chat: GroupChat) -> list[str]:
+def _open_waiting(store: GroupStore, chat: GroupChat, trusted_nodes: Collection[str]) -> list[str]:
+    """Decrypt and check what waits. A message that decrypts but fails the franking checks has
+    used up its key (as its sender's chain did), so it can never be shown later."""
     warnings, keep = [], []
     for waiting in sorted(chat.waiting, key=lambda w: (w.created_at, w.rumor_id)):
         message = GroupMessage.from_bytes(waiting.message)
+        sender = message.sender.pubkey
         if message.sender not in chat.devices and chat.changes:
             keep.append(waiting)  # from someone a change still waiting may add
             continue
         try:
-            text = parse_payload(chat.state.decrypt(message))
+            franked = FrankedGroupMessage.decode(chat.state.decrypt(message))
+            check_group_message(franked, sender, store.owner.pubkey, trusted_nodes)
         except MissingSenderKey:
             keep.append(waiting)
             continue
-        except (DecryptError, GroupChatError) as exc:
-            who = npub(message.sender.pubkey)
-            warnings.append(f"dropped a message from {who} in {chat.name!r}: {exc}")
+        except DecryptError as exc:
+            warnings.append(f"dropped a message from {npub(sender)} in {chat.name!r}: {exc}")
             continue
-        entry = Entry(chat.group_id, waiting.created_at, message.sender.pubkey, text)
-        store.deliver(entry)
+        store.deliver(Entry(chat.group_id, waiting.created_at, sender, franked.text))
+        store.keep(Franked(chat.group_id, sender, franked))
     chat.waiting = keep
     return warnings
 

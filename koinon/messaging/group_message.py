@@ -1,14 +1,13 @@
 """The wire forms of a group chat besides its controls: the group message rumor (kind 1450),
-whose content is base64 of the `GroupMessage` bytes and whose plaintext is the JSON object
-{"v": 1, "text": ...}, and the control rumor (kind 1449) that carries controls to one device over
-its pairwise session. Pure, no I/O.
+whose content is base64 of the `GroupMessage` bytes (its plaintext is a franked payload, see
+`franked_group`), and the control rumor (kind 1449) that carries controls to one device over its
+pairwise session. Pure, no I/O.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 
 from koinon.messaging.giftwrap import Rumor, make_rumor
 from koinon.messaging.group_control import (
@@ -19,27 +18,6 @@ from koinon.messaging.group_control import (
 )
 from koinon.sessions.errors import DecryptError
 from koinon.sessions.group_wire import MESSAGE_FORMAT, GroupMessage
-
-PAYLOAD_VERSION = 1
-
-
-def encode_payload(text: str) -> bytes:
-    """The plaintext a group message encrypts."""
-    return json.dumps({"v": PAYLOAD_VERSION, "text": text}, separators=(",", ":")).encode()
-
-
-def parse_payload(plaintext: bytes) -> str:
-    """The text of a decrypted group message; another version raises GroupChatError."""
-    try:
-        body = json.loads(plaintext)
-    except (ValueError, TypeError):
-        raise GroupChatError("group message payload is not JSON") from None
-    if not isinstance(body, dict) or body.get("v") != PAYLOAD_VERSION:
-        version = body.get("v") if isinstance(body, dict) else None
-        raise GroupChatError(f"unknown group message payload version {version!r}")
-    if not isinstance(body.get("text"), str):
-        raise GroupChatError("group message payload without text")
-    return str(body["text"])
 
 
 def message_content(message: GroupMessage) -> str:

@@ -1,6 +1,7 @@
 """What one device remembers of its group chats: per group the sender-key state, where each member
 device is delivered to, the admin's change counter and whatever still waits for something; and the
-inbox and the gift wraps already handled. Pure; `to_bytes` holds secrets, so seal it at rest.
+inbox, the franked messages kept for reports, and the gift wraps already handled. Pure;
+`to_bytes` holds secrets, so seal it at rest.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from koinon.messaging.franked_group import FrankedGroupMessage
 from koinon.messaging.group_control import (
     Change,
     Device,
@@ -25,13 +27,16 @@ from koinon.sessions.group_wire import Member, SenderKeyDistribution
 from koinon.sessions.groups import GroupState
 from koinon.sessions.primitives import Random
 
-STORE_VERSION = 1
+STORE_VERSION = 2
+"""Version 2 added the history; version 1 stores are read as having none."""
 MAX_WAITING = 1000
 """Group messages kept per group while their sender key has not arrived; past it the oldest go."""
 MAX_QUEUED = 1000
 """Admin changes and sender keys kept per group ahead of the changes they depend on."""
 MAX_INBOX = 10_000
 """Decrypted messages kept until read; past it the oldest go."""
+MAX_HISTORY = 2000
+"""Franked messages kept for `group history` and reports; past it the oldest go."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,15 @@ class Entry:
     sender: str
     text: str = field(repr=False)
     notice: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Franked:
+    """A group message this device sent or showed, with its opening, stamp and audience."""
+
+    group_id: bytes
+    sender: str
+    message: FrankedGroupMessage
 
 
 @dataclass
@@ -92,6 +106,7 @@ class GroupStore:
         self.owner = owner
         self.groups: dict[bytes, GroupChat] = {}
         self.inbox: list[Entry] = []
+        self.history: list[Franked] = []
         self.processed: set[str] = set()
         self.since = 0  # when the last fetch ran: the next one looks back from there
 
@@ -112,6 +127,11 @@ class GroupStore:
         self.inbox.append(entry)
         del self.inbox[: max(len(self.inbox) - MAX_INBOX, 0)]
 
+    def keep(self, franked: Franked) -> None:
+        """Keep a sent or shown message for `group history` and reports."""
+        self.history.append(franked)
+        del self.history[: max(len(self.history) - MAX_HISTORY, 0)]
+
     def take_inbox(self, group_id: bytes | None) -> list[Entry]:
         """Remove and return the inbox lines (of one group, or all), oldest first."""
         taken = [e for e in self.inbox if group_id is None or e.group_id == group_id]
@@ -127,6 +147,9 @@ class GroupStore:
             "inbox": [
                 [e.group_id.hex(), e.created_at, e.sender, e.text, e.notice] for e in self.inbox
             ],
+            "history": [
+                [f.group_id.hex(), f.sender, _b64(f.message.encode())] for f in self.history
+            ],
             "processed": sorted(self.processed),
             "since": self.since,
         }
@@ -137,7 +160,7 @@ class GroupStore:
         """Parse `to_bytes` output; anything malformed raises StateError."""
         try:
             body = json.loads(data)
-            if body["v"] != STORE_VERSION:
+            if body["v"] not in (1, STORE_VERSION):
                 raise StateError(f"unknown group store version {body['v']!r}")
             store = cls(Device(*body["owner"]))
             for raw in body["groups"]:
@@ -146,6 +169,10 @@ class GroupStore:
             store.inbox = [
                 Entry(bytes.fromhex(g), int(t), str(s), str(x), bool(n))
                 for g, t, s, x, n in body["inbox"]
+            ]
+            store.history = [
+                Franked(bytes.fromhex(g), str(s), FrankedGroupMessage.decode(_unb64(m)))
+                for g, s, m in body.get("history", [])
             ]
             store.processed = {str(i) for i in body["processed"]}
             store.since = int(body["since"])
@@ -158,6 +185,10 @@ class GroupStore:
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
+
+
+def _unb64(value: str) -> bytes:
+    return base64.b64decode(value, validate=True)
 
 
 def _chat_json(chat: GroupChat) -> dict[str, Any]:
@@ -176,7 +207,7 @@ def _chat_json(chat: GroupChat) -> dict[str, Any]:
 
 
 def _chat_from_json(raw: dict[str, Any], random: Random) -> GroupChat:
-    state = GroupState.from_bytes(base64.b64decode(raw["state"], validate=True), random)
+    state = GroupState.from_bytes(_unb64(raw["state"]), random)
     devices = {d.member: d for d in (Device(*pair) for pair in raw["devices"])}
     if set(devices) != set(state.members):
         raise StateError("group store: devices do not match the members")
@@ -187,12 +218,9 @@ def _chat_from_json(raw: dict[str, Any], random: Random) -> GroupChat:
             raise StateError("group store: a queued change is not a change")
         changes[control.seq] = control
     keys = [
-        (Member(p, int(n)), SenderKeyDistribution.from_bytes(base64.b64decode(k, validate=True)))
-        for p, n, k in raw["keys"]
+        (Member(p, int(n)), SenderKeyDistribution.from_bytes(_unb64(k))) for p, n, k in raw["keys"]
     ]
-    waiting = [
-        Waiting(str(i), int(t), base64.b64decode(m, validate=True)) for i, t, m in raw["waiting"]
-    ]
+    waiting = [Waiting(str(i), int(t), _unb64(m)) for i, t, m in raw["waiting"]]
     return GroupChat(
         state,
         check_name(raw["name"]),

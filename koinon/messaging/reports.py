@@ -2,11 +2,12 @@
 moderator, who checks it against the sender's node stamp.
 
 The report is signed by the reporter, which is how the moderator knows who reports: a report only
-counts when its signer is the recipient named in the stamp. Tags follow NIP-56:
-`["p", reported sender, report type]`. Content is the JSON object
-`{"v": 1, "franked": base64(FrankedPlaintext), "commitment": hex, "stamp": base64(FrankingStamp),
-"comment": text}`. It holds the message in clear: hand it to a moderator, never to a public relay.
-Pure: no I/O.
+counts when its signer is the recipient named in the stamp, or for a group message is in the
+stamped audience. Tags follow NIP-56: `["p", reported sender, report type]`. Content is the JSON
+object `{"v": 1, "franked": base64(FrankedPlaintext), "commitment": hex,
+"stamp": base64(FrankingStamp), "comment": text}`; a group message's report is `"v": 2` and adds
+`"audience": base64(AudienceProof)`. It holds the message in clear: hand it to a moderator, never
+to a public relay. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 from koinon.core.event import Event, is_hex, verify_event
 from koinon.errors import invalid
-from koinon.messaging.franked_dm import FrankedMessage
+from koinon.messaging.audience import AudienceProof
 from koinon.messaging.franking import (
     AbuseReport,
     FrankedPlaintext,
@@ -30,30 +31,41 @@ from koinon.messaging.franking import (
 
 REPORT_KIND = 3984
 REPORT_VERSION = 1
+"""A report of a direct message."""
+GROUP_REPORT_VERSION = 2
+"""A report of a group message: it adds the reporter's audience proof."""
 # NIP-56 report types.
 REPORT_TYPES = ("nudity", "malware", "profanity", "illegal", "spam", "impersonation", "other")
 MAX_COMMENT = 2000
 
 
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
 def report_template(
-    message: FrankedMessage, report_type: str = "other", comment: str = ""
+    plaintext: FrankedPlaintext,
+    stamp: FrankingStamp,
+    report_type: str = "other",
+    comment: str = "",
+    audience: AudienceProof | None = None,
 ) -> tuple[int, str, list[list[str]]]:
-    """(kind, content, tags) of the report of a received message; the reporter signs it."""
+    """(kind, content, tags) of the report of a received message, with the reporter's audience
+    proof for a group message; the reporter signs it."""
     if report_type not in REPORT_TYPES:
         raise invalid(f"report type must be one of: {', '.join(REPORT_TYPES)}")
     if len(comment) > MAX_COMMENT:
         raise invalid(f"the comment is longer than {MAX_COMMENT} characters")
-    content = json.dumps(
-        {
-            "v": REPORT_VERSION,
-            "franked": base64.b64encode(message.plaintext.encode()).decode(),
-            "commitment": message.commitment.hex(),
-            "stamp": base64.b64encode(message.stamp.encode()).decode(),
-            "comment": comment,
-        },
-        separators=(",", ":"),
-    )
-    return REPORT_KIND, content, [["p", message.stamp.sender, report_type]]
+    body: dict[str, object] = {
+        "v": REPORT_VERSION if audience is None else GROUP_REPORT_VERSION,
+        "franked": _b64(plaintext.encode()),
+        "commitment": stamp.commitment.hex(),
+        "stamp": _b64(stamp.encode()),
+    }
+    if audience is not None:
+        body["audience"] = _b64(audience.encode())
+    body["comment"] = comment
+    return REPORT_KIND, json.dumps(body, separators=(",", ":")), [["p", stamp.sender, report_type]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +98,12 @@ def parse_report(event: Event) -> FrankedReport:
         raw = json.loads(event.content)
     except ValueError:
         raise invalid("report content is not JSON") from None
-    if not isinstance(raw, dict) or raw.get("v") != REPORT_VERSION:
-        version = raw.get("v") if isinstance(raw, dict) else None
-        raise invalid(f"unknown report version {version!r} (need {REPORT_VERSION})")
+    version = raw.get("v") if isinstance(raw, dict) else None
+    if type(version) is not int or version not in (REPORT_VERSION, GROUP_REPORT_VERSION):
+        raise invalid(
+            f"unknown report version {version!r} (need {REPORT_VERSION} or {GROUP_REPORT_VERSION})"
+        )
+    assert isinstance(raw, dict)
     commitment = raw.get("commitment")
     if not is_hex(commitment, 64):
         raise invalid("report commitment must be 64 lowercase hex characters")
@@ -102,7 +117,10 @@ def parse_report(event: Event) -> FrankedReport:
     report_type = accused[0][2] if len(accused[0]) > 2 else "other"
     plaintext = FrankedPlaintext.decode(_b64_field(raw, "franked"))
     stamp = FrankingStamp.decode(_b64_field(raw, "stamp"))
-    report = make_report(plaintext, bytes.fromhex(commitment), stamp, event.pubkey)
+    audience = None
+    if version == GROUP_REPORT_VERSION:
+        audience = AudienceProof.decode(_b64_field(raw, "audience"))
+    report = make_report(plaintext, bytes.fromhex(commitment), stamp, event.pubkey, audience)
     return FrankedReport(report, accused[0][1], report_type, comment, event.id)
 
 
@@ -120,6 +138,7 @@ def check_report(event: Event, node_pubkey: str) -> tuple[FrankedReport, ReportV
 
 
 __all__ = [
+    "GROUP_REPORT_VERSION",
     "REPORT_KIND",
     "REPORT_TYPES",
     "FrankedReport",

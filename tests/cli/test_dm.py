@@ -8,12 +8,9 @@ from __future__ import annotations
 import os
 import random
 import re
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,83 +22,28 @@ from koinon.core.keys import SecretKey
 from koinon.messaging import dm
 from koinon.sessions.errors import BundleError, DecryptError
 from koinon.sessions.prekeys import PrekeyBundle
-from tests.helpers import ROOT
-
-PASSPHRASE = "dm test passphrase"
-CLI = [sys.executable, "-m", "koinon.cli.main"]
-
-
-@dataclass(frozen=True)
-class User:
-    """One person with their own KOINON_HOME."""
-
-    name: str
-    home: Path
-    relay: str
-    npub: str = ""
-    hex: str = ""
-
-    def run(self, *args: str, passphrase: str = PASSPHRASE) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("KOINON_")}
-        env["KOINON_PASSPHRASE"] = passphrase
-        env["KOINON_HOME"] = str(self.home)
-        env["KOINON_RELAY"] = self.relay
-        return subprocess.run(
-            [*CLI, *args],
-            input="",
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=ROOT,
-            timeout=90,
-            check=False,
-        )
-
-    def ok(self, *args: str) -> str:
-        result = self.run(*args)
-        assert result.returncode == 0, (args, result.stdout, result.stderr)
-        assert "Traceback" not in result.stderr
-        return result.stdout
-
-    def read(self) -> list[str]:
-        """The texts of the new messages `dm read` prints, in order, with their senders."""
-        return self.ok("dm", "read").splitlines()
-
-
-def _new_user(name: str, root: Path, relay: str) -> User:
-    home = root / name
-    user = User(name, home, relay)
-    out = user.ok("key", "new")
-    fields = dict(re.findall(r"^(\w+):\s+(\S+)$", out, flags=re.MULTILINE))
-    npub = next(v for v in fields.values() if v.startswith("npub1"))
-    hex_key = next(v for v in fields.values() if re.fullmatch(r"[0-9a-f]{64}", v))
-    user = User(name, home, relay, npub, hex_key)
-    user.ok("dm", "init")
-    return user
+from tests.cli.cli_devices import Device, initialised, with_key
 
 
 @pytest.fixture(scope="module")
-def people(relay_url: str) -> Iterator[dict[str, User]]:
+def people(relay_url: str) -> Iterator[dict[str, Device]]:
     with tempfile.TemporaryDirectory(prefix="koinon-dm-") as root:
         with ThreadPoolExecutor(3) as pool:
             users = list(
-                pool.map(lambda n: _new_user(n, Path(root), relay_url), ["alice", "bob", "eve"])
+                pool.map(
+                    lambda n: initialised(with_key(n, Path(root), relay_url)),
+                    ["alice", "bob", "eve"],
+                )
             )
         yield {u.name: u for u in users}
 
 
-def texts(lines: list[str], sender: User) -> list[str]:
-    """The texts of `time sender: text` lines from `sender`."""
-    found = []
-    for line in lines:
-        match = re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (npub1\w+): (.*)", line)
-        assert match, line
-        if match.group(1) == sender.npub:
-            found.append(match.group(2))
-    return found
+def texts(lines: list[tuple[str, str | None, str]], sender: Device) -> list[str]:
+    """The texts `dm read` printed from `sender`."""
+    return [text for npub, _, text in lines if npub == sender.npub]
 
 
-def test_init_publishes_a_bundle_signed_by_the_user(people: dict[str, User]) -> None:
+def test_init_publishes_a_bundle_signed_by_the_user(people: dict[str, Device]) -> None:
     alice = people["alice"]
     out = alice.ok("req", f'{{"kinds":[{dm.BUNDLE_KIND}],"authors":["{alice.hex}"]}}')
     (line,) = out.splitlines()
@@ -111,7 +53,7 @@ def test_init_publishes_a_bundle_signed_by_the_user(people: dict[str, User]) -> 
     assert len(bundle.one_time_prekeys) == 20 and device
 
 
-def test_conversation_both_ways(people: dict[str, User]) -> None:
+def test_conversation_both_ways(people: dict[str, Device]) -> None:
     alice, bob, eve = people["alice"], people["bob"], people["eve"]
     alice.ok("dm", "send", bob.npub, "hello Bob, it is Alice")
     assert texts(bob.read(), alice) == ["hello Bob, it is Alice"]
@@ -134,7 +76,7 @@ def test_conversation_both_ways(people: dict[str, User]) -> None:
         assert result.returncode == 0 and result.stderr == "", result.stderr
 
 
-def test_state_is_sealed_at_rest(people: dict[str, User]) -> None:
+def test_state_is_sealed_at_rest(people: dict[str, Device]) -> None:
     alice, bob = people["alice"], people["bob"]
     alice.ok("dm", "send", bob.npub, "secret-marker-text")
     bob.read()
@@ -148,7 +90,7 @@ def test_state_is_sealed_at_rest(people: dict[str, User]) -> None:
             assert os.stat(path).st_mode & 0o077 == 0
 
 
-def test_wrong_passphrase_is_one_line(people: dict[str, User]) -> None:
+def test_wrong_passphrase_is_one_line(people: dict[str, Device]) -> None:
     result = people["alice"].run("dm", "read", passphrase="not the passphrase")
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
@@ -156,9 +98,9 @@ def test_wrong_passphrase_is_one_line(people: dict[str, User]) -> None:
 
 
 def test_sending_to_someone_without_a_bundle_fails_cleanly(
-    people: dict[str, User], tmp_path: Path
+    people: dict[str, Device], tmp_path: Path
 ) -> None:
-    stranger = User("stranger", tmp_path / "stranger", people["alice"].relay)
+    stranger = Device("stranger", tmp_path / "stranger", people["alice"].relay)
     out = stranger.ok("key", "new")
     npub = re.search(r"npub1\w+", out)
     assert npub
@@ -169,8 +111,8 @@ def test_sending_to_someone_without_a_bundle_fails_cleanly(
     assert "no prekey bundle" in lines[0]
 
 
-def test_send_without_init_fails_cleanly(people: dict[str, User], tmp_path: Path) -> None:
-    lone = User("lone", tmp_path / "lone", people["alice"].relay)
+def test_send_without_init_fails_cleanly(people: dict[str, Device], tmp_path: Path) -> None:
+    lone = Device("lone", tmp_path / "lone", people["alice"].relay)
     lone.ok("key", "new")
     result = lone.run("dm", "send", people["bob"].npub, "hi")
     assert result.returncode != 0

@@ -10,19 +10,14 @@ sender, a wrong reporter and a forged stamp.
 from __future__ import annotations
 
 import asyncio
-import base64
 import dataclasses
 import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,81 +26,27 @@ import pytest
 
 from koinon.cli import bundles, dmstore, stamping
 from koinon.cli.client import RelayClient
-from koinon.core import ncryptsec
-from koinon.core.event import sign_event
-from koinon.core.keys import SecretKey, npub
+from koinon.core.keys import SecretKey
 from koinon.messaging import dm, franking
 from koinon.messaging.franked_dm import FrankedMessage, frank
 from koinon.messaging.giftwrap import wrap_rumor
 from koinon.messaging.reports import REPORT_KIND
-from tests.helpers import ROOT, make_key
+from tests.cli.cli_devices import (
+    PASSPHRASE,
+    Device,
+    Reported,
+    assert_rejected,
+    create_report,
+    forged_reports,
+    initialised,
+    now,
+    with_key,
+)
+from tests.helpers import make_key
 
 # Every CLI call starts an interpreter and derives two scrypt keys; on a shared 2-core machine
 # under load the module fixture and a dozen calls can take longer than the default 120 s.
 pytestmark = pytest.mark.timeout(300)
-
-PASSPHRASE = "franking test passphrase"
-CLI = [sys.executable, "-m", "koinon.cli.main"]
-LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (npub1\w+)(?: -> (npub1\w+))?: (.*)")
-
-
-@dataclass(frozen=True)
-class Device:
-    """One device of one person: its own KOINON_HOME."""
-
-    name: str
-    home: Path
-    relay: str
-    npub: str = ""
-    hex: str = ""
-
-    def run(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("KOINON_")}
-        env.update(
-            KOINON_PASSPHRASE=PASSPHRASE, KOINON_HOME=str(self.home), KOINON_RELAY=self.relay
-        )
-        return subprocess.run(
-            [*CLI, *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=ROOT,
-            timeout=90,
-            check=False,
-        )
-
-    def ok(self, *args: str) -> str:
-        result = self.run(*args)
-        assert result.returncode == 0, (args, result.stdout, result.stderr)
-        assert "Traceback" not in result.stderr
-        return result.stdout
-
-    def read(self) -> list[tuple[str, str | None, str]]:
-        """(sender npub, recipient npub for sent copies, text) of each new message."""
-        out = []
-        for line in self.ok("dm", "read").splitlines():
-            match = LINE.fullmatch(line)
-            assert match, line
-            out.append((match.group(1), match.group(2), match.group(3)))
-        return out
-
-    @property
-    def key(self) -> SecretKey:
-        sealed = (self.home / "key.ncryptsec").read_text().strip()
-        return SecretKey(ncryptsec.decrypt(sealed, PASSPHRASE))
-
-
-def _with_key(name: str, root: Path, relay: str) -> Device:
-    device = Device(name, root / name, relay)
-    device.ok("key", "new")
-    return device
-
-
-def _initialised(device: Device) -> Device:
-    device.ok("dm", "init")
-    public = device.key.public_key
-    return dataclasses.replace(device, npub=npub(public), hex=public)
 
 
 @pytest.fixture(scope="module")
@@ -115,11 +56,11 @@ def people(relay_url: str) -> Iterator[dict[str, Device]]:
         ThreadPoolExecutor(4) as pool,
     ):
         root = Path(tmp)
-        alice, bob, eve = pool.map(lambda n: _with_key(n, root, relay_url), ["alice", "bob", "eve"])
+        alice, bob, eve = pool.map(lambda n: with_key(n, root, relay_url), ["alice", "bob", "eve"])
         alice2 = Device("alice2", root / "alice2", relay_url)  # the same key on a second device
         alice2.home.mkdir()
         shutil.copy(alice.home / "key.ncryptsec", alice2.home / "key.ncryptsec")
-        devices = list(pool.map(_initialised, [alice, alice2, bob, eve]))
+        devices = list(pool.map(initialised, [alice, alice2, bob, eve]))
         yield {d.name: d for d in devices}
 
 
@@ -158,46 +99,13 @@ def _bob_message_id(bob: Device, alice: Device, text: str) -> str:
     raise AssertionError(f"{text!r} is not in Bob's history")
 
 
-def _resign(report: dict[str, Any], signer: SecretKey, **changes: Any) -> dict[str, Any]:
-    content = json.loads(report["content"])
-    tags = report["tags"]
-    if "p" in changes:
-        tags = [["p", changes.pop("p"), "spam"]]
-    content.update(changes)
-    event = sign_event(
-        signer.raw,
-        kind=report["kind"],
-        content=json.dumps(content),
-        tags=tags,
-        created_at=report["created_at"],
-        aux_rand=bytes(32),
-    )
-    return event.to_dict()
-
-
-def _altered_stamp(report: dict[str, Any], change: Callable[[Any], Any]) -> str:
-    stamp = franking.FrankingStamp.decode(base64.b64decode(json.loads(report["content"])["stamp"]))
-    return base64.b64encode(change(stamp).encode()).decode()
-
-
-@dataclass(frozen=True)
-class Reported:
-    """Bob's report of a message from Alice, as written by `koinon report create`."""
-
-    path: Path
-    report: dict[str, Any]
-
-
 @pytest.fixture(scope="module")
 def reported(people: dict[str, Device], tmp_path_factory: pytest.TempPathFactory) -> Reported:
     alice, bob = people["alice"], people["bob"]
     alice.ok("dm", "send", bob.npub, "pay me or else")
     assert bob.read() == [(alice.npub, None, "pay me or else")]
     message_id = _bob_message_id(bob, alice, "pay me or else")
-    path = tmp_path_factory.mktemp("reports") / "report.json"
-    out = bob.ok("report", "create", message_id[:10], "--type", "spam", "-o", str(path))
-    assert str(path) in out and os.stat(path).st_mode & 0o077 == 0
-    return Reported(path, orjson.loads(path.read_bytes()))
+    return create_report(bob, message_id, tmp_path_factory.mktemp("reports") / "report.json")
 
 
 def test_an_honest_report_is_accepted(people: dict[str, Device], reported: Reported) -> None:
@@ -216,46 +124,7 @@ def test_forged_reports_are_rejected(
 ) -> None:
     bob, eve = people["bob"], people["eve"]
     report, path = reported.report, reported.path
-    content = json.loads(report["content"])
-    opening = franking.FrankedPlaintext.decode(base64.b64decode(content["franked"]))
-    altered_text = dataclasses.replace(opening, message=b"pay me please")
-    bob_key, eve_key = bob.key, eve.key
-    forgeries = {
-        "altered-message": (
-            _resign(report, bob_key, franked=base64.b64encode(altered_text.encode()).decode()),
-            "commitment-does-not-open",
-        ),
-        "altered-accused-sender": (_resign(report, bob_key, p=eve.hex), "sender-not-stamped"),
-        "altered-stamped-sender": (
-            _resign(
-                report,
-                bob_key,
-                p=eve.hex,
-                stamp=_altered_stamp(report, lambda s: dataclasses.replace(s, sender=eve.hex)),
-            ),
-            "stamp-not-nodes",
-        ),
-        "wrong-reporter": (_resign(report, eve_key), "reporter-not-recipient"),
-        "forged-tag": (
-            _resign(
-                report,
-                bob_key,
-                stamp=_altered_stamp(report, lambda s: dataclasses.replace(s, tag=bytes(32))),
-            ),
-            "stamp-not-nodes",
-        ),
-    }
-    for name, (forged, problem) in forgeries.items():
-        forged_path = tmp_path / f"{name}.json"
-        forged_path.write_bytes(orjson.dumps(forged))
-        result = eve.run("report", "verify", str(forged_path))
-        assert result.returncode == 1, (name, result.stdout, result.stderr)
-        assert result.stderr.strip().splitlines() == [
-            next(line for line in result.stderr.splitlines() if problem in line)
-        ], (name, result.stderr)
-        assert result.stderr.startswith("koinon: report rejected: ") and "accepted" not in (
-            result.stdout
-        )
+    assert_rejected(eve, forged_reports(report, bob, eve), tmp_path)
 
     # A node key that is not the stamping node's: rejected too.
     other_node = SecretKey(make_key(999)).public_key
@@ -308,19 +177,15 @@ def _send_crafted(alice: Device, bob: Device, make: Callable[[SecretKey], bytes]
             content = dm.encrypt_bytes_for(
                 state.sessions, identity, device, bundle, payload, os.urandom
             )
-            now = _now()
+            at = now()
             rumor = dm.session_rumor(
-                key.public_key, bob.hex, device, state.device.device_id, content, now
+                key.public_key, bob.hex, device, state.device.device_id, content, at
             )
             dmstore.store(alice.home, PASSPHRASE, state)
-            wrap = wrap_rumor(rumor, key.raw, bob.hex, now=now, random_bytes=os.urandom)
+            wrap = wrap_rumor(rumor, key.raw, bob.hex, now=at, random_bytes=os.urandom)
             assert (await client.publish(wrap)).accepted
 
     asyncio.run(go())
-
-
-def _now() -> int:
-    return int(time.time())
 
 
 def _stamped(alice: Device, bob: Device, key: SecretKey, committed_text: str) -> Any:
@@ -347,7 +212,7 @@ def test_bob_drops_dishonest_messages_and_reads_on(people: dict[str, Device]) ->
             franking.commitment_of(plaintext),
             key.public_key,
             bob.hex,
-            _now(),
+            now(),
             os.urandom(32),
         )
         return FrankedMessage(plaintext, stamp).encode()

@@ -23,7 +23,7 @@ from koinon.messaging.franked_dm import (
     check_received,
     frank,
 )
-from tests.messaging.parties import ALICE, BOB, CAROL, MALLORY, NOW
+from tests.messaging.parties import ALICE, BOB, CAROL, MALLORY, NOW, node_stamp
 
 NODE = CAROL
 TRUSTED = {NODE.public_key}
@@ -37,15 +37,8 @@ def _stamped(
     copy_to: str | None = None,
 ) -> FrankedMessage:
     plaintext = frank(text, random_bytes)
-    stamp = franking.sign_stamp(
-        node.raw,
-        franking.derive_node_hmac_key(node.raw),
-        franking.commitment_of(plaintext),
-        ALICE.public_key,
-        recipient,
-        NOW,
-        random_bytes(32),
-    )
+    commitment = franking.commitment_of(plaintext)
+    stamp = node_stamp(node, commitment, ALICE.public_key, recipient, random_bytes)
     return FrankedMessage(plaintext, stamp, copy_to)
 
 

@@ -1,10 +1,12 @@
 """Group chats wired together in memory: controls go straight to the device they are for (the
-pairwise sessions are tested elsewhere), group messages to every device of each recipient.
-Creation, joining, removal, ordering, limits, bad input and the stored state."""
+pairwise sessions are tested elsewhere), group messages to every device of each recipient, each
+franked and stamped by a node key held here. Creation, joining, removal, ordering, limits, bad
+input, franking checks and the stored state."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import random
@@ -16,7 +18,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from koinon.messaging import group_chat, group_message
+from koinon.core.keys import SecretKey
+from koinon.messaging import franking, group_chat, group_message
+from koinon.messaging.audience import Audience
+from koinon.messaging.franked_dm import frank
+from koinon.messaging.franked_group import FrankedGroupMessage
 from koinon.messaging.giftwrap import Rumor
 from koinon.messaging.group_chat import Broadcast, Delivery
 from koinon.messaging.group_control import (
@@ -28,10 +34,14 @@ from koinon.messaging.group_control import (
     encode_controls,
     parse_controls,
 )
-from koinon.messaging.group_state import GroupChat, GroupStore
+from koinon.messaging.group_state import MAX_HISTORY, GroupChat, GroupStore
 from koinon.sessions.errors import DecryptError, StateError
 from koinon.sessions.group_wire import MAX_MEMBERS, GroupMessage
 from koinon.sessions.groups import MissingSenderKey
+from tests.messaging.parties import node_stamp
+
+NODE = SecretKey(hashlib.sha256(b"group test node").digest())
+TRUSTED = {NODE.public_key}
 
 
 def person(n: int) -> str:
@@ -121,14 +131,26 @@ class Net:
                 )
             except GroupChatError as exc:
                 warnings.append(str(exc))
-        warnings += group_chat.settle(reader.store, self.clock)
+        warnings += group_chat.settle(reader.store, self.clock, TRUSTED)
         self.send(reader, group_chat.key_shares(reader.store))
         lines = [e.text for e in reader.store.take_inbox(None)]
         return lines, warnings
 
+    def franked(self, sender: Phone, text: str, node: SecretKey = NODE) -> FrankedGroupMessage:
+        """`text` from `sender` to its group, committed to and stamped by `node`."""
+        audience = group_chat.audience(sender.group(), sender.random.randbytes)
+        plaintext = frank(text, sender.random.randbytes)
+        commitment = franking.commitment_of(plaintext)
+        digest, rand = audience.digest(), sender.random.randbytes
+        stamp = node_stamp(node, commitment, sender.device.pubkey, digest, rand, self.clock)
+        return FrankedGroupMessage(plaintext, stamp, audience)
+
     def say(self, sender: Phone, text: str) -> Broadcast:
+        return self.post(sender, self.franked(sender, text))
+
+    def post(self, sender: Phone, message: FrankedGroupMessage) -> Broadcast:
         shares = group_chat.key_shares(sender.store)  # before encrypting: the chain moves on
-        broadcast = group_chat.encrypt(sender.group(), text)
+        broadcast = group_chat.encrypt(sender.store, sender.group(), message)
         self.send(sender, shares, [broadcast])
         return broadcast
 
@@ -217,7 +239,7 @@ def test_removed_member_cannot_read_after_removal() -> None:
         assert message.epoch == carol.group().state.epoch + 1
     assert carol.group().removed
     with pytest.raises(GroupChatError, match="no longer a member"):
-        group_chat.encrypt(carol.group(), "let me in")
+        group_chat.audience(carol.group(), carol.random.randbytes)
 
 
 def test_messages_of_an_epoch_are_read_before_a_removal_applies() -> None:
@@ -259,7 +281,7 @@ def test_welcomes_are_taken_first_within_one_fetch() -> None:
     assert (
         group_chat.accept_batches(carol.store, carol.device, batches, carol.random.randbytes) == []
     )
-    group_chat.settle(carol.store, 1)
+    group_chat.settle(carol.store, 1, TRUSTED)
     assert carol.group().state.missing_senders == (alice.device.member,)
 
 
@@ -358,13 +380,111 @@ def test_bad_group_messages_give_clear_errors_and_leave_state_intact() -> None:
     assert net.read(bob) == (["real"], [])
 
 
-def test_unknown_payload_and_control_versions() -> None:
-    with pytest.raises(GroupChatError, match="unknown group message payload version 2"):
-        group_message.parse_payload(b'{"v":2,"text":"x"}')
+def test_unknown_control_versions() -> None:
     with pytest.raises(GroupChatError, match="unknown group control version 2"):
         parse_controls('{"v":2,"controls":[]}')
     with pytest.raises(GroupChatError, match="unknown type 'promote'"):
         parse_controls('{"v":1,"controls":[{"type":"promote","group":"' + "ab" * 32 + '"}]}')
+
+
+def _deliver_raw(net: Net, sender: Phone, payload: bytes) -> None:
+    """Encrypt any payload with the sender's real chain, as a modified client could."""
+    encrypted = sender.group().state.encrypt(payload)
+    recipients = tuple(sorted({d.pubkey for d in sender.group().recipients()}))
+    content = group_message.message_content(encrypted)
+    net.send(sender, [], [Broadcast(sender.group().group_id, recipients, content)])
+
+
+def _restamped(message: FrankedGroupMessage, recipient: str, sender: str) -> FrankedGroupMessage:
+    at = message.stamp.timestamp
+    stamp = node_stamp(NODE, message.commitment, sender, recipient, bytes, at)
+    return dataclasses.replace(message, stamp=stamp)
+
+
+def test_messages_whose_franking_does_not_check_are_dropped() -> None:
+    net, (alice, bob, carol) = start(3)
+    mallory_node = SecretKey(hashlib.sha256(b"made-up node").digest())
+
+    def altered() -> bytes:
+        message = net.franked(alice, "what the node stamped")
+        shown = dataclasses.replace(message.plaintext, message=b"what Bob would see")
+        return dataclasses.replace(message, plaintext=shown).encode()
+
+    def without_bob() -> bytes:
+        message = net.franked(alice, "not for bob")
+        audience = Audience(message.audience.key, (carol.device.pubkey,))
+        return _restamped(
+            dataclasses.replace(message, audience=audience),
+            audience.digest(),
+            alice.device.pubkey,
+        ).encode()
+
+    def other_audience() -> bytes:
+        message = net.franked(alice, "stamped for another audience")
+        return _restamped(message, person(42), alice.device.pubkey).encode()
+
+    def other_sender() -> bytes:
+        message = net.franked(alice, "stamped for carol")
+        return _restamped(message, message.audience.digest(), carol.device.pubkey).encode()
+
+    cases = {
+        "altered": (altered, "commitment does not open"),
+        "untrusted-node": (
+            lambda: net.franked(alice, "self-stamped", node=mallory_node).encode(),
+            "which you do not trust",
+        ),
+        "audience-without-me": (without_bob, "does not include you"),
+        "stamp-for-other-audience": (other_audience, "another recipient"),
+        "stamp-for-other-sender": (other_sender, "another sender"),
+        "unfranked": (lambda: b'{"v":1,"text":"old client"}', "not franked"),
+        "future": (lambda: b'{"v":7,"text":"x"}', "unknown group message payload version 7"),
+        "junk": (lambda: b"\xff", "not a franked group message payload"),
+    }
+    history = list(bob.store.history)
+    for name, (make, needle) in cases.items():
+        _deliver_raw(net, alice, make())
+        lines, warnings = net.read(bob)
+        assert lines == [], name
+        (warning,) = warnings
+        assert warning.startswith(f"dropped a message from {_npub(alice)} in 'friends': ")
+        assert needle in warning, (name, warning)
+        assert bob.store.history == history and bob.store.inbox == [], name
+    net.say(alice, "an honest one")
+    assert net.read(bob) == (["an honest one"], [])
+    assert net.read(carol)[0][-1] == "an honest one"
+
+
+def test_history_keeps_sent_and_shown_messages_with_their_audience() -> None:
+    net, (alice, bob, carol) = start(3)
+    broadcast = net.say(alice, "keep me")
+    assert broadcast.recipients == tuple(sorted([bob.device.pubkey, carol.device.pubkey]))
+    net.read(bob)
+    (sent,) = alice.store.history
+    (shown,) = bob.store.history
+    assert sent == shown and shown.sender == alice.device.pubkey and len(shown.message.id) == 64
+    audience = shown.message.audience
+    assert set(audience.members) == {bob.device.pubkey, carol.device.pubkey}
+    proof = audience.proof(bob.device.pubkey)
+    assert proof.digest_for(bob.device.pubkey) == shown.message.stamp.recipient
+    assert proof.digest_for(carol.device.pubkey) != shown.message.stamp.recipient
+    restored = GroupStore.from_bytes(bob.store.to_bytes(), bob.random.randbytes)
+    assert restored.history == bob.store.history
+    for _ in range(MAX_HISTORY + 5):
+        restored.keep(shown)
+    assert len(restored.history) == MAX_HISTORY
+    # A store written before the history existed (version 1) still opens, with none.
+    old = json.loads(bob.store.to_bytes())
+    del old["history"]
+    old["v"] = 1
+    assert GroupStore.from_bytes(json.dumps(old).encode(), bob.random.randbytes).history == []
+
+
+def test_a_message_must_be_addressed_to_the_current_members() -> None:
+    net, (alice, _, carol) = start(3)
+    message = net.franked(alice, "x")
+    net.send(alice, group_chat.remove(alice.group(), alice.device, carol.device.pubkey))
+    with pytest.raises(GroupChatError, match="not addressed to the members"):
+        group_chat.encrypt(alice.store, alice.group(), message)
 
 
 def test_sealing_for_a_non_member_and_messages_from_elsewhere() -> None:

@@ -1,6 +1,7 @@
 """Franked reports as signed events (kind 3984): an honest report is accepted; an altered message,
 an altered sender, a wrong reporter or a forged stamp is rejected; malformed reports raise
-Rejected(INVALID), never anything else.
+Rejected(INVALID), never anything else. Group messages too: a member proves it was in the stamped
+audience, and nobody else can.
 """
 
 from __future__ import annotations
@@ -19,24 +20,32 @@ from koinon.core.keys import RandomBytes, SecretKey
 from koinon.errors import Reason, Rejected
 from koinon.messaging import franking
 from koinon.messaging.franked_dm import FrankedMessage, frank
+from koinon.messaging.franked_group import FrankedGroupMessage
 from koinon.messaging.franking import ReportProblem
-from koinon.messaging.reports import REPORT_KIND, check_report, parse_report, report_template
-from tests.messaging.parties import ALICE, BOB, CAROL, MALLORY, NOW
+from koinon.messaging.reports import (
+    GROUP_REPORT_VERSION,
+    REPORT_KIND,
+    check_report,
+    parse_report,
+    report_template,
+)
+from tests.messaging.parties import (
+    ALICE,
+    BOB,
+    CAROL,
+    MALLORY,
+    NOW,
+    group_message,
+    node_stamp,
+)
 
 NODE = CAROL
 
 
 def _received(random_bytes: RandomBytes, node: SecretKey = NODE) -> FrankedMessage:
     plaintext = frank("you will regret this", random_bytes)
-    stamp = franking.sign_stamp(
-        node.raw,
-        franking.derive_node_hmac_key(node.raw),
-        franking.commitment_of(plaintext),
-        ALICE.public_key,
-        BOB.public_key,
-        NOW,
-        random_bytes(32),
-    )
+    commitment = franking.commitment_of(plaintext)
+    stamp = node_stamp(node, commitment, ALICE.public_key, BOB.public_key, random_bytes)
     return FrankedMessage(plaintext, stamp)
 
 
@@ -47,7 +56,7 @@ def _sign(reporter: SecretKey, kind: int, content: str, tags: list[list[str]]) -
 
 
 def _report(message: FrankedMessage, reporter: SecretKey = BOB) -> Event:
-    return _sign(reporter, *report_template(message, "illegal", "threat"))
+    return _sign(reporter, *report_template(message.plaintext, message.stamp, "illegal", "threat"))
 
 
 def _edited(event: Event, reporter: SecretKey = BOB, **changes: Any) -> Event:
@@ -128,6 +137,63 @@ def test_a_forged_stamp_is_rejected(random_bytes: RandomBytes) -> None:
     assert _problem(_edited(_report(message), stamp=encoded)) is (
         ReportProblem.STAMP_FOR_OTHER_COMMITMENT
     )
+
+
+def _group_report(
+    message: FrankedGroupMessage, reporter: SecretKey, proof_of: SecretKey | None = None
+) -> Event:
+    proof = message.audience.proof((proof_of or reporter).public_key)
+    template = report_template(message.plaintext, message.stamp, "spam", "", proof)
+    return _sign(reporter, *template)
+
+
+def _group_message(random_bytes: RandomBytes) -> FrankedGroupMessage:
+    members = [BOB.public_key, MALLORY.public_key]
+    return group_message("to the whole group", members, random_bytes, NODE)
+
+
+def test_group_reports_prove_the_reporter_was_addressed(random_bytes: RandomBytes) -> None:
+    message = _group_message(random_bytes)
+    event = _group_report(message, BOB)
+    assert json.loads(event.content)["v"] == GROUP_REPORT_VERSION
+    parsed, verdict = check_report(event, NODE.public_key)
+    assert verdict.accepted and verdict.audience_size == 2
+    assert (verdict.sender, parsed.report.reporter) == (ALICE.public_key, BOB.public_key)
+    assert verdict.message == b"to the whole group"
+    # Every member may report, each with their own proof; a direct message has no audience.
+    assert check_report(_group_report(message, MALLORY), NODE.public_key)[1].accepted
+    assert check_report(_report(_received(random_bytes)), NODE.public_key)[1].audience_size is None
+
+
+def test_forged_group_reports_are_rejected(random_bytes: RandomBytes) -> None:
+    message = _group_message(random_bytes)
+    honest = _group_report(message, BOB)
+    altered = dataclasses.replace(message.plaintext, message=b"something milder")
+    forged_tag = dataclasses.replace(message.stamp, tag=bytes(32))
+    cases = {
+        "member-with-anothers-proof": (
+            _group_report(message, MALLORY, proof_of=BOB),
+            ReportProblem.REPORTER_NOT_RECIPIENT,
+        ),
+        "outsider-with-a-proof": (
+            _group_report(message, CAROL, proof_of=BOB),
+            ReportProblem.REPORTER_NOT_RECIPIENT,
+        ),
+        "proof-left-out": (_edited(honest, v=1), ReportProblem.REPORTER_NOT_RECIPIENT),
+        "altered-message": (
+            _edited(honest, franked=base64.b64encode(altered.encode()).decode()),
+            ReportProblem.COMMITMENT_DOES_NOT_OPEN,
+        ),
+        "altered-sender": (_edited(honest, p=MALLORY.public_key), ReportProblem.SENDER_NOT_STAMPED),
+        "forged-tag": (
+            _edited(honest, stamp=base64.b64encode(forged_tag.encode()).decode()),
+            ReportProblem.STAMP_NOT_NODES,
+        ),
+    }
+    for name, (event, problem) in cases.items():
+        assert _problem(event) is problem, name
+    with pytest.raises(Rejected, match="no 'audience'"):
+        parse_report(_edited(_report(_received(random_bytes)), v=GROUP_REPORT_VERSION))
 
 
 def test_a_report_whose_signature_is_broken_is_invalid(random_bytes: RandomBytes) -> None:
