@@ -11,10 +11,12 @@ before anything more is sent.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from koinon.cli import stamping
@@ -27,6 +29,7 @@ from koinon.core.keys import npub, parse_public_key
 from koinon.messaging import franking, group_chat
 from koinon.messaging.franked_dm import frank
 from koinon.messaging.franked_group import FrankedGroupMessage
+from koinon.messaging.group_chat import Broadcast, Delivery
 from koinon.messaging.group_control import Device, GroupChatError, check_name
 from koinon.messaging.group_state import Entry, GroupChat
 from koinon.sessions.group_wire import MAX_MEMBERS
@@ -130,11 +133,6 @@ def _common(parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace],
     parser.set_defaults(run=run)
 
 
-def _report(warnings: list[str]) -> None:
-    for message in warnings:
-        warn(message)
-
-
 def _devices_of(
     bundles: dict[str, dict[str, PrekeyBundle]], pubkey: str, relay: str
 ) -> list[Device]:
@@ -146,24 +144,45 @@ def _devices_of(
     return devices
 
 
-async def group_command_create(args: argparse.Namespace) -> int:
-    """Create a group of us (all our devices) and the given people."""
-    name = check_name(args.name)
+@dataclass
+class _Exchange:
+    """One round with the relay: what arrived is taken in first; what the command adds to
+    `deliveries` and `broadcasts` is sent at the end."""
+
+    ctx: Context
+    client: RelayClient
+    deliveries: list[Delivery] = field(default_factory=list)
+    broadcasts: list[Broadcast] = field(default_factory=list)
+
+
+@contextlib.asynccontextmanager
+async def _exchange(args: argparse.Namespace) -> AsyncIterator[_Exchange]:
+    """Open this device's state, take in what arrived, let the command act, then deliver what it
+    made and print the warnings. Nothing is sent if the command fails."""
     ctx = open_context(args)
-    me = ctx.key.public_key
-    people = list(dict.fromkeys(parse_public_key(person) for person in args.member))
     now = int(time.time())
     async with RelayClient(args.relay) as client:
         warnings = await sync(client, ctx, now, args.trust_node)
-        bundles = await fetch_bundles(client, [me, *people])
-        members = [Device(me, d) for d in bundles.get(me, {}) if d != ctx.own.device_id]
+        exchange = _Exchange(ctx, client)
+        yield exchange
+        warnings += await deliver(client, ctx, exchange.deliveries, exchange.broadcasts, now)
+    for message in warnings:
+        warn(message)
+
+
+async def group_command_create(args: argparse.Namespace) -> int:
+    """Create a group of us (all our devices) and the given people."""
+    name = check_name(args.name)
+    people = list(dict.fromkeys(parse_public_key(person) for person in args.member))
+    async with _exchange(args) as ex:
+        me, own = ex.ctx.key.public_key, ex.ctx.own
+        bundles = await fetch_bundles(ex.client, [me, *people])
+        members = [Device(me, d) for d in bundles.get(me, {}) if d != own.device_id]
         for person in people:
             if person != me:
                 members += _devices_of(bundles, person, args.relay)
-        chat, deliveries = group_chat.create(ctx.store, ctx.own, name, members, os.urandom)
-        deliveries += group_chat.key_shares(ctx.store)
-        warnings += await deliver(client, ctx, deliveries, [], now)
-    _report(warnings)
+        chat, ex.deliveries = group_chat.create(ex.ctx.store, own, name, members, os.urandom)
+        ex.deliveries += group_chat.key_shares(ex.ctx.store)
     print(f"created group {chat.name!r} ({chat.short_id}) with {len(chat.devices)} member devices")
     return 0
 
@@ -171,16 +190,12 @@ async def group_command_create(args: argparse.Namespace) -> int:
 async def group_command_add(args: argparse.Namespace) -> int:
     """Add every device of a person to a group we administer."""
     person = parse_public_key(args.person)
-    ctx = open_context(args)
-    now = int(time.time())
-    async with RelayClient(args.relay) as client:
-        warnings = await sync(client, ctx, now, args.trust_node)
-        chat = ctx.store.find(args.group)
-        bundles = await fetch_bundles(client, [person])
-        deliveries = group_chat.add(chat, ctx.own, _devices_of(bundles, person, args.relay))
-        deliveries += group_chat.key_shares(ctx.store)
-        warnings += await deliver(client, ctx, deliveries, [], now)
-    _report(warnings)
+    async with _exchange(args) as ex:
+        chat = ex.ctx.store.find(args.group)
+        bundles = await fetch_bundles(ex.client, [person])
+        joiners = _devices_of(bundles, person, args.relay)
+        ex.deliveries = group_chat.add(chat, ex.ctx.own, joiners)
+        ex.deliveries += group_chat.key_shares(ex.ctx.store)
     print(f"added {npub(person)} to {chat.name!r} ({len(chat.devices)} member devices)")
     return 0
 
@@ -188,40 +203,31 @@ async def group_command_add(args: argparse.Namespace) -> int:
 async def group_command_remove(args: argparse.Namespace) -> int:
     """Remove a person from a group we administer; the group gets new keys."""
     person = parse_public_key(args.person)
-    ctx = open_context(args)
-    now = int(time.time())
-    async with RelayClient(args.relay) as client:
-        warnings = await sync(client, ctx, now, args.trust_node)
-        chat = ctx.store.find(args.group)
-        deliveries = group_chat.remove(chat, ctx.own, person)
-        deliveries += group_chat.key_shares(ctx.store)
-        warnings += await deliver(client, ctx, deliveries, [], now)
-    _report(warnings)
+    async with _exchange(args) as ex:
+        chat = ex.ctx.store.find(args.group)
+        ex.deliveries = group_chat.remove(chat, ex.ctx.own, person)
+        ex.deliveries += group_chat.key_shares(ex.ctx.store)
     print(f"removed {npub(person)} from {chat.name!r}; new epoch {chat.state.epoch}")
     return 0
 
 
 async def group_command_send(args: argparse.Namespace) -> int:
-    """Send a message to a group, after taking in what arrived."""
+    """Frank a message, have our node stamp it, and send it to a group, after taking in what
+    arrived. No stamp, no message: the sender key is used only once the stamp is here."""
     text = sys.stdin.read() if args.text == "-" else args.text
     if not text.strip():
         raise GroupChatError("the message is empty")
-    ctx = open_context(args)
-    now = int(time.time())
-    async with RelayClient(args.relay) as client:
-        warnings = await sync(client, ctx, now, args.trust_node)
-        chat = ctx.store.find(args.group)
+    async with _exchange(args) as ex:
+        chat = ex.ctx.store.find(args.group)
         audience = group_chat.audience(chat, os.urandom)
         plaintext = frank(text, os.urandom)
         commitment = franking.commitment_of(plaintext)
         node = args.node or args.relay
-        stamp = await stamping.request_stamp(node, ctx.key, commitment, audience.digest())
+        stamp = await stamping.request_stamp(node, ex.ctx.key, commitment, audience.digest())
         message = FrankedGroupMessage(plaintext, stamp, audience)
-        deliveries = group_chat.key_shares(ctx.store)  # first: encrypting moves our chain on
-        broadcast = group_chat.encrypt(ctx.store, chat, message)
-        warnings += await deliver(client, ctx, deliveries, [broadcast], now)
-    _report(warnings)
-    print(f"sent to {len(broadcast.recipients)} member(s) of {chat.name!r}")
+        ex.deliveries = group_chat.key_shares(ex.ctx.store)  # first: encrypting moves it on
+        ex.broadcasts = [group_chat.encrypt(ex.ctx.store, chat, message)]
+    print(f"sent to {len(message.audience.members)} member(s) of {chat.name!r}")
     return 0
 
 
@@ -234,12 +240,9 @@ def _line(ctx: Context, entry: Entry) -> str:
 
 async def group_command_read(args: argparse.Namespace) -> int:
     """Take in what arrived, share our keys where needed, and print new lines."""
-    ctx = open_context(args)
-    now = int(time.time())
-    async with RelayClient(args.relay) as client:
-        warnings = await sync(client, ctx, now, args.trust_node)
-        warnings += await deliver(client, ctx, group_chat.key_shares(ctx.store), [], now)
-    _report(warnings)
+    async with _exchange(args) as ex:
+        ex.deliveries = group_chat.key_shares(ex.ctx.store)
+    ctx = ex.ctx
     only = ctx.store.find(args.group).group_id if args.group else None
     entries = ctx.store.take_inbox(only)
     ctx.save()
