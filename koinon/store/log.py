@@ -9,6 +9,7 @@ from koinon.errors import KoinonError
 from koinon.ledger import plan
 from koinon.ledger.entry import LogEntry
 from koinon.ledger.merkle import EMPTY_ROOT, leaf_hash, node_hash
+from koinon.store.bulk import insert_rows
 
 
 class LogError(KoinonError):
@@ -184,13 +185,10 @@ class LogAppender:
     def flush(self) -> None:
         """Write the appended leaves and subtree hashes."""
         if self._entries:
-            self.conn.executemany(
-                "INSERT INTO log_entries (idx, event_id, leaf, logged_at) VALUES (?,?,?,?)",
-                self._entries,
+            insert_rows(
+                self.conn, "INSERT INTO log_entries (idx, event_id, leaf, logged_at)", self._entries
             )
             self._entries.clear()
         if self._nodes:
-            self.conn.executemany(
-                "INSERT INTO log_nodes (level, idx, hash) VALUES (?,?,?)", self._nodes
-            )
+            insert_rows(self.conn, "INSERT INTO log_nodes (level, idx, hash)", self._nodes)
             self._nodes.clear()

@@ -19,6 +19,7 @@ from koinon.core.event import Event, is_hex
 from koinon.errors import Reason, Rejected
 from koinon.ledger.entry import VERSION as LEAF_VERSION
 from koinon.ledger.heads import LEDGER_KINDS
+from koinon.store.bulk import insert_rows
 from koinon.store.log import LogAppender
 
 _LEAF_PREFIX = bytes([LEAF_VERSION])
@@ -125,25 +126,26 @@ class Writer:
     def flush(self) -> None:
         """Write every buffered row."""
         if self._events:
-            self.conn.executemany(
-                "INSERT INTO events (seq, id, pubkey, created_at, kind, d_tag, json) "
-                "VALUES (?,?,?,?,?,?,?)",
+            insert_rows(
+                self.conn,
+                "INSERT INTO events (seq, id, pubkey, created_at, kind, d_tag, json)",
                 self._events,
             )
             self._events.clear()
         if self._ids:
             # An id seen before but neither stored nor logged now (a node statement that was
             # removed) has a row already.
-            self.conn.executemany(
-                "INSERT INTO event_ids (id, seq, log_idx) VALUES (?,?,?) ON CONFLICT (id) "
-                "DO UPDATE SET seq = excluded.seq, log_idx = coalesce(log_idx, excluded.log_idx)",
+            insert_rows(
+                self.conn,
+                "INSERT INTO event_ids (id, seq, log_idx)",
                 self._ids,
+                "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, "
+                "log_idx = coalesce(log_idx, excluded.log_idx)",
             )
             self._ids.clear()
         if self._tags:
-            self.conn.executemany(
-                "INSERT OR IGNORE INTO tags (name, value, created_at, seq) VALUES (?,?,?,?)",
-                self._tags,
+            insert_rows(
+                self.conn, "INSERT OR IGNORE INTO tags (name, value, created_at, seq)", self._tags
             )
             self._tags.clear()
         self.log.flush()
