@@ -218,6 +218,8 @@ def run_target(target: Target, frames: list[bytes], reqs: ReqJob, opts: Options)
 
 def _phases(target: Target, url: str, frames: list[bytes], reqs: ReqJob, opts: Options) -> Summary:
     name = target.name
+    # Other work on these shared machines moves every figure; say how busy it was.
+    load_before = os.getloadavg()
     ingest = run_phase(url, frames[: opts.events], opts.shape, budget=opts.budget)
     _report_phase(name, "ingest", ingest)
     if ingest.acked == 0:
@@ -226,9 +228,11 @@ def _phases(target: Target, url: str, frames: list[bytes], reqs: ReqJob, opts: O
     concurrent = run_phase(url, frames[opts.store_events :], opts.background_shape, reqs=reqs)
     _report_phase(name, "ingest during REQs", concurrent)
     latency = latency_summary(concurrent.reqs)
+    load_after = os.getloadavg()
     print(
         f"[{name}] REQ p50 {latency['p50_ms']} ms, p99 {latency['p99_ms']} ms "
-        f"({latency['under_load']}/{latency['count']} issued while ingest ran)",
+        f"({latency['under_load']}/{latency['count']} issued while ingest ran); "
+        f"load average (1 min) {load_before[0]:.2f} before, {load_after[0]:.2f} after",
         flush=True,
     )
     return {
@@ -236,6 +240,10 @@ def _phases(target: Target, url: str, frames: list[bytes], reqs: ReqJob, opts: O
         "preload": store,
         "req": latency,
         "ingest_during_req": phase_summary(concurrent),
+        "load_average": {
+            "before": [round(x, 2) for x in load_before],
+            "after": [round(x, 2) for x in load_after],
+        },
     }
 
 

@@ -44,6 +44,7 @@ SETTLE_SLICE = 64  # outcomes reported to the event loop per callback
 INLINE_STEPS = 10_000
 INLINE_WALL = 0.010
 PROGRESS_STEPS = 200  # instructions between checks of that budget
+WRITER_CACHE_KIB = 262_144  # the writer connection's page cache (readers keep 64 MiB each)
 Outcome = BaseException | None
 Callback = Callable[[Outcome], None]
 Job = Callable[[sqlite3.Connection], None]
@@ -86,6 +87,9 @@ class SqliteStore:
         self.max_limit = max_limit
         self.inline_steps = inline_steps
         conn = connect(path)
+        # The writer touches every index on every batch, the id index at random places: a bigger
+        # cache than the readers' keeps more of it in memory (~10% faster at a million events).
+        conn.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
         try:
             migrate(conn)
         except BaseException:
