@@ -8,7 +8,11 @@ What it measures, for each target (Koinon, nostr-sdk's Rust LocalRelay, the nost
   3. REQ latency: REQ-to-EOSE round trips ({"authors":[a],"limit":20} and
      {"kinds":[1],"#t":[t],"limit":50}, alternating) while fresh events are published at
      --req-load events/s (default 1000); p50/p99 in ms.
-It prints a table with Koinon/peer ratios and writes the same to benchmarks/results/ingest.json.
+Before timing, each target is sent a valid event, one with a bad signature and one with a wrong id
+(see harness/checks.py), and the cost of one BIP-340 check here is measured. During each publishing
+phase the CPU time of the relay's process tree and of the load generator is recorded.
+It prints a table with Koinon/peer ratios, CPU per event and cores used, and writes the same to
+benchmarks/results/ingest.json.
 
 Run from the repository root:
     .venv/bin/python benchmarks/ingest.py --quick
@@ -32,13 +36,15 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from harness.checks import check_relay, describe, secp256k1_in_binary, verification_floor
 from harness.events import EventPlan, generate, public_keys, topic
 from harness.publisher import Pipeline
 from harness.report import Summary, latency_summary, phase_summary, ratios, render_table
-from harness.servers import ServerFailed, log_tail, stop_server
+from harness.servers import Server, ServerFailed, log_tail, stop_server
 from harness.targets import (
     ALL_TARGETS,
     BENCH_DIR,
+    BENCH_VENV,
     DEFAULT_TARGETS,
     KOINON,
     KOINON_NAME,
@@ -168,6 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         count=opts.total_events, created_base=int(time.time()) - opts.total_events // 10 - 60
     )
     frames = _generate(plan)
+    floor = _floor()
     reqs = ReqJob(req_plan(plan, opts.reqs), opts.quickack)
     known = targets(opts.koinon, opts.koinon_args)
     results = {name: run_target(known[name], frames, reqs, opts) for name in opts.only}
@@ -175,7 +182,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(render_table(results, relative))
     _print_ratios(relative)
-    _write_json(opts, results, relative)
+    _print_cpu(results)
+    _print_unverified(results)
+    _write_json(opts, results, relative, floor)
     return 0 if all(r["status"] in ("ok", "skipped") for r in results.values()) else 1
 
 
@@ -207,7 +216,8 @@ def run_target(target: Target, frames: list[bytes], reqs: ReqJob, opts: Options)
             return {**summary, "status": "failed", "reason": str(exc)}
         print(f"[{target.name}] listening on {server.url} ({target.storage})", flush=True)
         try:
-            summary.update(_phases(target, server.url, frames, reqs, opts))
+            summary["checks"] = _check(target.name, server.url)
+            summary.update(_phases(target, server, frames, reqs, opts))
         except Exception as exc:
             print(f"[{target.name}] failed: {exc!r}\n{log_tail(server)}")
             summary.update(status="failed", reason=repr(exc))
@@ -216,15 +226,26 @@ def run_target(target: Target, frames: list[bytes], reqs: ReqJob, opts: Options)
     return summary
 
 
-def _phases(target: Target, url: str, frames: list[bytes], reqs: ReqJob, opts: Options) -> Summary:
-    name = target.name
+def _check(name: str, url: str) -> Summary:
+    """Send the tampered and valid probes; say loudly if the relay keeps what it should refuse."""
+    report = asyncio.run(check_relay(url))
+    print(f"[{name}] checks: {describe(report)}", flush=True)
+    if not report["verifies_ids_and_signatures"]:
+        print(f"[{name}] WARNING: does not reject bad ids and signatures as it should", flush=True)
+    return report
+
+
+def _phases(
+    target: Target, server: Server, frames: list[bytes], reqs: ReqJob, opts: Options
+) -> Summary:
+    name, url, pid = target.name, server.url, server.process.pid
     # Other work on these shared machines moves every figure; say how busy it was.
     load_before = os.getloadavg()
-    ingest = run_phase(url, frames[: opts.events], opts.shape, budget=opts.budget)
+    ingest = run_phase(url, frames[: opts.events], opts.shape, budget=opts.budget, relay_pid=pid)
     _report_phase(name, "ingest", ingest)
     if ingest.acked == 0:
         raise RuntimeError(f"no event was acknowledged: {ingest.errors[:3]}")
-    store = _build_store(target, url, frames, ingest, opts)
+    store = _build_store(target, server, frames, ingest, opts)
     concurrent = run_phase(url, frames[opts.store_events :], opts.background_shape, reqs=reqs)
     _report_phase(name, "ingest during REQs", concurrent)
     latency = latency_summary(concurrent.reqs)
@@ -248,9 +269,10 @@ def _phases(target: Target, url: str, frames: list[bytes], reqs: ReqJob, opts: O
 
 
 def _build_store(
-    target: Target, url: str, frames: list[bytes], ingest: PhaseResult, opts: Options
+    target: Target, server: Server, frames: list[bytes], ingest: PhaseResult, opts: Options
 ) -> Summary:
     """Pre-load up to --store-size events, within what is left of the target's time budget."""
+    url = server.url
     goal = min(opts.store_events, target.capacity or opts.store_events)
     budget_left = opts.budget - ingest.seconds
     reasons: list[str] = []
@@ -260,7 +282,7 @@ def _build_store(
         reasons.append(f"time budget of {opts.budget:.0f} s ran out")
         preload = PhaseResult()
     else:
-        preload = _preload(target.name, url, frames[opts.events : goal], budget_left, opts)
+        preload = _preload(target.name, server, frames[opts.events : goal], budget_left, opts)
         if preload.stopped_early:
             reasons.append(f"time budget of {opts.budget:.0f} s ran out")
     acked = ingest.acked + preload.acked
@@ -283,11 +305,13 @@ def _build_store(
     }
 
 
-def _preload(name: str, url: str, frames: list[bytes], budget: float, opts: Options) -> PhaseResult:
+def _preload(
+    name: str, server: Server, frames: list[bytes], budget: float, opts: Options
+) -> PhaseResult:
     if not frames:
         return PhaseResult()
     print(f"[{name}] pre-loading {len(frames):,} more events ({budget:.0f} s left)", flush=True)
-    preload = run_phase(url, frames, opts.shape, budget=budget)
+    preload = run_phase(server.url, frames, opts.shape, budget=budget, relay_pid=server.process.pid)
     _report_phase(name, "pre-load", preload)
     return preload
 
@@ -307,6 +331,18 @@ def _report_phase(name: str, label: str, result: PhaseResult) -> None:
             f"re-sent unanswered events; e.g. {result.drop_samples}",
             flush=True,
         )
+    if result.cpu is not None and result.acked:
+        cpu = result.cpu.summary(result.acked)
+        parts = ", ".join(
+            f"{part} {us:,.0f}" for part, us in cpu["relay_us_per_event_by_part"].items() if us
+        )
+        print(
+            f"[{name}]   CPU over {cpu['wall_s']:.2f} s: relay {cpu['relay_us_per_event']:,.0f} "
+            f"µs/event ({cpu['relay_cores']:.2f} cores; {parts}), load generator "
+            f"{cpu['loadgen_us_per_event']:,.0f} µs/event ({cpu['loadgen_cores']:.2f} cores), "
+            f"other work {cpu['other_cores']:.2f} cores",
+            flush=True,
+        )
     for error in result.errors[:3]:
         print(f"[{name}]   error: {error}", flush=True)
 
@@ -321,6 +357,43 @@ def _generate(plan: EventPlan) -> list[bytes]:
     return frames
 
 
+def _floor() -> Summary:
+    """The per-event cost every relay pays, measured here, and the Rust relay's secp256k1."""
+    floor = verification_floor()
+    wheel = next(BENCH_VENV.glob("lib/python*/site-packages/nostr_sdk/libnostr_sdk_ffi.so"), None)
+    floor["localrelay_secp256k1"] = secp256k1_in_binary(wheel) if wheel else None
+    print(
+        f"one BIP-340 verification: {floor['bip340_verify_us']} µs ({floor['library']}); "
+        f"one event id (orjson + SHA-256): {floor['event_id_sha256_us']} µs; "
+        f"LocalRelay: {floor['localrelay_secp256k1'] or 'no libsecp256k1 found in its wheel'}",
+        flush=True,
+    )
+    return floor
+
+
+def _print_cpu(results: dict[str, Summary]) -> None:
+    """Per target: relay and load-generator CPU per event in the ingest window, cores used."""
+    for name, summary in results.items():
+        cpu = summary.get("ingest", {}).get("cpu")
+        if cpu:
+            print(
+                f"{name}: relay {cpu['relay_us_per_event']:,.0f} µs CPU/event on "
+                f"{cpu['relay_cores']:.2f} cores; load generator {cpu['loadgen_us_per_event']:,.0f}"
+                f" µs/event on {cpu['loadgen_cores']:.2f} cores; other work "
+                f"{cpu['other_cores']:.2f} cores (machine {cpu['machine_cores']:.2f})"
+            )
+
+
+def _print_unverified(results: dict[str, Summary]) -> None:
+    for name, summary in results.items():
+        checks = summary.get("checks")
+        if checks and not checks["verifies_ids_and_signatures"]:
+            print(
+                f"WARNING: {name} accepted or stored a tampered event ({describe(checks)}); "
+                "its events/s do not include the checks the others make"
+            )
+
+
 def _print_ratios(relative: Summary) -> None:
     for pair, values in relative.items():
         if values["events_per_s"] is not None:
@@ -330,11 +403,14 @@ def _print_ratios(relative: Summary) -> None:
             )
 
 
-def _write_json(opts: Options, results: dict[str, Summary], relative: Summary) -> None:
+def _write_json(
+    opts: Options, results: dict[str, Summary], relative: Summary, floor: Summary
+) -> None:
     payload = {
         "benchmark": "ingest",
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "per_event_floor": floor,
         "options": {**asdict(opts), "json_path": str(opts.json_path), "koinon": str(opts.koinon)},
         "peer_pins": list(PEER_PINS),
         "targets": results,

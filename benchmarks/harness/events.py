@@ -11,6 +11,7 @@ import hashlib
 import multiprocessing
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import coincurve
 import orjson
@@ -38,7 +39,7 @@ def private_key(plan: EventPlan, index: int) -> coincurve.PrivateKey:
 
 def public_keys(plan: EventPlan) -> list[str]:
     """The x-only public keys (hex) of all authors, in author order."""
-    return [_xonly_hex(private_key(plan, k)) for k in range(plan.keys)]
+    return [xonly_hex(private_key(plan, k)) for k in range(plan.keys)]
 
 
 def topic(index: int) -> str:
@@ -51,18 +52,33 @@ def event_frame(plan: EventPlan, i: int, key: coincurve.PrivateKey, pubkey: str)
     created_at = plan.created_base + i // 10
     tags = [["t", topic(i % plan.topics)]]
     content = f"koinon ingest benchmark event {i} ({plan.seed})"
-    event_id = hashlib.sha256(orjson.dumps([0, pubkey, created_at, 1, tags, content])).digest()
-    sig = key.sign_schnorr(event_id, os.urandom(32))
-    event = {
-        "id": event_id.hex(),
+    return orjson.dumps(["EVENT", signed_event(key, pubkey, created_at, 1, tags, content)])
+
+
+def event_id(pubkey: str, created_at: int, kind: int, tags: list[list[str]], content: str) -> bytes:
+    """The NIP-01 id: SHA-256 of the compact JSON [0, pubkey, created_at, kind, tags, content]."""
+    return hashlib.sha256(orjson.dumps([0, pubkey, created_at, kind, tags, content])).digest()
+
+
+def signed_event(
+    key: coincurve.PrivateKey,
+    pubkey: str,
+    created_at: int,
+    kind: int,
+    tags: list[list[str]],
+    content: str,
+) -> dict[str, Any]:
+    """A complete NIP-01 event with its id and BIP-340 signature."""
+    digest = event_id(pubkey, created_at, kind, tags, content)
+    return {
+        "id": digest.hex(),
         "pubkey": pubkey,
         "created_at": created_at,
-        "kind": 1,
+        "kind": kind,
         "tags": tags,
         "content": content,
-        "sig": sig.hex(),
+        "sig": key.sign_schnorr(digest, os.urandom(32)).hex(),
     }
-    return orjson.dumps(["EVENT", event])
 
 
 def frame_event_id(frame: bytes) -> str:
@@ -85,11 +101,12 @@ def generate(plan: EventPlan, processes: int) -> list[bytes]:
 
 def _generate_range(plan: EventPlan, lo: int, hi: int) -> list[bytes]:
     keys = [private_key(plan, k) for k in range(plan.keys)]
-    pubkeys = [_xonly_hex(key) for key in keys]
+    pubkeys = [xonly_hex(key) for key in keys]
     return [
         event_frame(plan, i, keys[i % plan.keys], pubkeys[i % plan.keys]) for i in range(lo, hi)
     ]
 
 
-def _xonly_hex(key: coincurve.PrivateKey) -> str:
+def xonly_hex(key: coincurve.PrivateKey) -> str:
+    """The x-only public key of `key`, as NIP-01 writes it (64 hex digits)."""
     return bytes(key.public_key_xonly.format()).hex()

@@ -28,6 +28,7 @@ def phase_summary(result: PhaseResult) -> Summary:
         "events_per_s": round(result.events_per_second, 1),
         "stopped_early": result.stopped_early,
         "errors": result.errors[:5],
+        "cpu": result.cpu.summary(result.acked) if result.cpu else None,
     }
 
 
@@ -75,6 +76,10 @@ def render_table(results: dict[str, Summary], relative: Summary) -> str:
         "REQ p50 ms",
         "REQ p99 ms",
         "REQs under load",
+        "relay µs/ev",
+        "relay cores",
+        "loadgen µs/ev",
+        "other cores",
     )
     rows = [header] + [_row(name, summary, relative) for name, summary in results.items()]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -91,7 +96,7 @@ def render_table(results: dict[str, Summary], relative: Summary) -> str:
 
 def _row(name: str, summary: Summary, relative: Summary) -> tuple[str, ...]:
     if summary.get("status") != "ok":
-        return (name, summary.get("status", "?"), "", "", "", "", "", "", "")
+        return (name, summary.get("status", "?"), *[""] * 11)
     ratio = relative.get(f"koinon/{name}", {}).get("events_per_s")
     preload = summary["preload"]
     store = f"{preload['stored']:,}" + (" (capped)" if preload["capped"] else "")
@@ -105,6 +110,19 @@ def _row(name: str, summary: Summary, relative: Summary) -> tuple[str, ...]:
         _fmt(summary["req"]["p50_ms"]),
         _fmt(summary["req"]["p99_ms"]),
         f"{summary['req']['under_load']}/{summary['req']['count']}",
+        *_cpu_cells(summary["ingest"].get("cpu")),
+    )
+
+
+def _cpu_cells(cpu: Summary | None) -> tuple[str, ...]:
+    """The ingest window's CPU columns: relay and load-generator µs per event, cores used."""
+    if not cpu:
+        return ("n/a",) * 4
+    return (
+        _fmt(cpu["relay_us_per_event"], digits=0),
+        _fmt(cpu["relay_cores"]),
+        _fmt(cpu["loadgen_us_per_event"], digits=0),
+        _fmt(cpu["other_cores"]),
     )
 
 
@@ -135,5 +153,5 @@ def _ratio(numerator: float | None, denominator: float | None) -> float | None:
     return round(numerator / denominator, 3)
 
 
-def _fmt(value: float | None, suffix: str = "") -> str:
-    return "n/a" if value is None else f"{value:.2f}{suffix}"
+def _fmt(value: float | None, suffix: str = "", digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f}{suffix}"

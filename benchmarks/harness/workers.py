@@ -21,6 +21,7 @@ from typing import Any
 
 import aiohttp
 
+from harness import cpu as cputime
 from harness.publisher import Pipeline, PublishResult, publish
 from harness.wsclients import ReqTiming, WebSocket, connect, timed_reqs
 
@@ -63,6 +64,7 @@ class PhaseResult:
     seconds: float = 0.0
     stopped_early: bool = False
     reqs: list[ReqTiming] = field(default_factory=list)
+    cpu: cputime.CpuUsage | None = None  # measured when the relay's pid is known
 
     @property
     def events_per_second(self) -> float:
@@ -70,11 +72,21 @@ class PhaseResult:
 
 
 @dataclass
+class _Report:
+    """What one worker process sends back: its clients' results and its own CPU seconds."""
+
+    published: list[PublishResult] = field(default_factory=list)
+    timings: list[ReqTiming] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    cpu_seconds: float = 0.0  # process CPU time from the barrier to the end of publishing
+
+
+@dataclass
 class _Shared:
     barrier: Barrier
     stop: Event
     publishers_left: Any  # multiprocessing.Value("i"), untyped in typeshed
-    results: multiprocessing.Queue[tuple[list[PublishResult], list[ReqTiming], list[str]]]
+    results: multiprocessing.Queue[_Report]
 
 
 def run_phase(
@@ -84,8 +96,13 @@ def run_phase(
     *,
     budget: float | None = None,
     reqs: ReqJob | None = None,
+    relay_pid: int | None = None,
 ) -> PhaseResult:
-    """Publish `frames` to `url` with `shape`; stop after `budget` s or when `reqs` are done."""
+    """Publish `frames` to `url` with `shape`; stop after `budget` s or when `reqs` are done.
+
+    With `relay_pid`, the CPU time of the relay's process tree, of the publishing workers and of
+    the whole machine from the start barrier until every worker has reported is measured too.
+    """
     processes = max(1, min(shape.processes, shape.clients))
     workers = processes + (1 if reqs else 0)
     shared = _Shared(
@@ -104,11 +121,15 @@ def run_phase(
         child.start()
     with contextlib.suppress(threading.BrokenBarrierError):  # failed workers report below
         shared.barrier.wait(_BARRIER_TIMEOUT)
+    before = cputime.snapshot(relay_pid) if relay_pid is not None else None
     started = time.monotonic()
     collected = _collect(shared, children, workers, started + budget if budget else None)
+    after = cputime.snapshot(relay_pid) if relay_pid is not None else None
     for child in children:
         child.join()
     merged = _merge(collected)
+    if before is not None and after is not None:
+        merged.cpu = cputime.usage(before, after, sum(report.cpu_seconds for report in collected))
     # Cut short means frames were left unsent; a deadline met during the last replies is not that.
     merged.stopped_early = budget is not None and shared.stop.is_set() and merged.sent < len(frames)
     return merged
@@ -119,8 +140,8 @@ def _collect(
     children: Sequence[multiprocessing.process.BaseProcess],
     expected: int,
     deadline: float | None,
-) -> list[tuple[list[PublishResult], list[ReqTiming], list[str]]]:
-    collected: list[tuple[list[PublishResult], list[ReqTiming], list[str]]] = []
+) -> list[_Report]:
+    collected: list[_Report] = []
     while len(collected) < expected:
         try:
             collected.append(shared.results.get(timeout=_RESULT_POLL))
@@ -128,14 +149,14 @@ def _collect(
             if deadline is not None and time.monotonic() >= deadline:
                 shared.stop.set()
             if not any(child.is_alive() for child in children) and shared.results.empty():
-                collected.append(([], [], ["a worker process died without a result"]))
+                collected.append(_Report(errors=["a worker process died without a result"]))
                 break
     return collected
 
 
-def _merge(collected: list[tuple[list[PublishResult], list[ReqTiming], list[str]]]) -> PhaseResult:
+def _merge(collected: list[_Report]) -> PhaseResult:
     merged = PhaseResult()
-    clients = [result for published, _, _ in collected for result in published]
+    clients = [result for report in collected for result in report.published]
     for result in clients:
         merged.sent += result.sent
         merged.acked += result.acked
@@ -145,9 +166,9 @@ def _merge(collected: list[tuple[list[PublishResult], list[ReqTiming], list[str]
         merged.drops += len(result.drops)
         merged.drop_samples.extend(result.drops[: 3 - len(merged.drop_samples)])
         merged.errors.extend(result.errors)
-    for _, timings, errors in collected:
-        merged.reqs.extend(timings)
-        merged.errors.extend(errors)
+    for report in collected:
+        merged.reqs.extend(report.timings)
+        merged.errors.extend(report.errors)
     firsts = [r.first_send for r in clients if r.first_send is not None]
     lasts = [r.last_ok for r in clients if r.last_ok is not None]
     if firsts and lasts:
@@ -158,24 +179,23 @@ def _merge(collected: list[tuple[list[PublishResult], list[ReqTiming], list[str]
 def _publisher_main(
     url: str, frames: Sequence[bytes], shape: LoadShape, index: int, processes: int, shared: _Shared
 ) -> None:
-    published: list[PublishResult] = []
-    errors: list[str] = []
+    report = _Report()
     try:
         clients = range(index, shape.clients, processes)
         slices = [frames[c :: shape.clients] for c in clients]
-        published = asyncio.run(_publish_all(url, slices, shape.pipeline, shared))
+        asyncio.run(_publish_all(url, slices, shape.pipeline, shared, report))
     except Exception as exc:  # a worker reports its failure instead of hanging the run
-        errors.append(f"publisher {index}: {exc!r}")
+        report.errors.append(f"publisher {index}: {exc!r}")
         _release_barrier(shared)
     finally:
         with shared.publishers_left.get_lock():
             shared.publishers_left.value -= 1
-        shared.results.put((published, [], errors))
+        shared.results.put(report)
 
 
 async def _publish_all(
-    url: str, slices: list[Sequence[bytes]], pipeline: Pipeline, shared: _Shared
-) -> list[PublishResult]:
+    url: str, slices: list[Sequence[bytes]], pipeline: Pipeline, shared: _Shared, report: _Report
+) -> None:
     async with aiohttp.ClientSession() as session:
 
         async def reconnect() -> WebSocket:
@@ -183,24 +203,25 @@ async def _publish_all(
 
         sockets = [await reconnect() for _ in slices]
         shared.barrier.wait(_BARRIER_TIMEOUT)
+        cpu_start = time.process_time()
         clients = (
             publish(ws, reconnect, part, pipeline, shared.stop.is_set)
             for ws, part in zip(sockets, slices, strict=True)
         )
-        return list(await asyncio.gather(*clients))
+        report.published = list(await asyncio.gather(*clients))
+        report.cpu_seconds = time.process_time() - cpu_start
 
 
 def _reqs_main(url: str, reqs: ReqJob, shared: _Shared) -> None:
-    timings: list[ReqTiming] = []
-    errors: list[str] = []
+    report = _Report()
     try:
-        timings, errors = asyncio.run(_time_reqs(url, reqs, shared))
+        report.timings, report.errors = asyncio.run(_time_reqs(url, reqs, shared))
     except Exception as exc:
-        errors.append(f"REQ client: {exc!r}")
+        report.errors.append(f"REQ client: {exc!r}")
         _release_barrier(shared)
     finally:
         shared.stop.set()
-        shared.results.put(([], timings, errors))
+        shared.results.put(report)
 
 
 async def _time_reqs(url: str, reqs: ReqJob, shared: _Shared) -> tuple[list[ReqTiming], list[str]]:
