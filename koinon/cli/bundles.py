@@ -61,6 +61,7 @@ async def publish_bundle(client: RelayClient, key: SecretKey, state: State) -> N
     result = await client.publish(event)
     if not result.accepted:
         raise RelayError(f"relay refused the prekey bundle: {result.message}")
+    state.device.bundle_published(bundle, state.bundle_at)  # starts consumed keys' grace
 
 
 async def replenish_prekeys(

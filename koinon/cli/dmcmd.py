@@ -238,6 +238,7 @@ async def dm_read(args: argparse.Namespace) -> int:
             if entry is not None:
                 state.history.append(entry)
                 lines.append(_line(entry, me))
+        state.device.forget_consumed(int(time.time()))  # all fetched wraps are taken in
         store(home, passphrase, state)
         if len(state.device.one_time) < prekeys_before:
             save = functools.partial(store, home, passphrase, state)

@@ -168,6 +168,7 @@ async def sync(
     trusted = await stamping.trusted_nodes(client.url, trust_node) if waiting else set()
     warnings += group_chat.settle(store, now, trusted)
     store.since = now
+    ctx.dm_state.device.forget_consumed(now)  # all fetched wraps are taken in
     if len(ctx.dm_state.device.one_time) < prekeys_before:
         warnings += await replenish_prekeys(client, ctx.key, ctx.dm_state, ctx.save)
     return warnings

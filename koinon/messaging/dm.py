@@ -104,7 +104,7 @@ def encrypt_bytes_for(
     session = current[0] if current else None
     if session is None or session.peer_identity_dh != peer_bundle.identity_dh:
         bundle = peer_bundle
-        if bundle.one_time_prekeys:  # a random one: fewer clashes between initiators
+        if bundle.one_time_prekeys:  # a random one: clashes are tolerated, but rarer is better
             pick = int.from_bytes(random(4), "big") % len(bundle.one_time_prekeys)
             bundle = dataclasses.replace(bundle, one_time_prekeys=(bundle.one_time_prekeys[pick],))
         secret, ad, header = initiate(identity, bundle, random)
@@ -157,8 +157,10 @@ def decrypt_bytes_from(
 ) -> bytes:
     """The ratchet plaintext of a session rumor from `sender` (the seal's authenticated author).
 
-    Tries the existing sessions with the sender's device, then answers an X3DH header not seen
-    before (consuming its one-time prekey). State changes only when a message decrypts.
+    Tries the existing sessions with the sender's device, then answers an X3DH header whose
+    ephemeral key was not seen before. Its one-time prekey moves to the consumed ones, which still
+    answer other initiators that picked the same key until `LocalDevice.forget_consumed` drops it
+    (see `koinon.messaging.consumed_prekeys`). State changes only when a message decrypts.
     """
     sender_devices = rumor.tag_values("sender_device")
     if rumor.pubkey != sender or len(sender_devices) != 1:
@@ -190,11 +192,12 @@ def decrypt_bytes_from(
     if header.ephemeral in local.seen_ephemerals:
         raise last_error
     identity = local.identity(nostr_secret)
-    secret, ad, remaining = respond(identity, local.signed_prekeys, local.one_time, header)
+    secret, ad, _ = respond(identity, local.signed_prekeys, local.handshake_prekeys(), header)
     spk = local.signed_prekeys[header.signed_prekey_id]
     ratchet = Ratchet.responder(secret, ad, spk, random)
     plaintext = ratchet.decrypt(message)
-    local.one_time = remaining
+    if header.one_time_prekey_id is not None:
+        local.consume(header.one_time_prekey_id)  # kept a while: another initiator may share it
     local.seen_ephemerals.add(header.ephemeral)
     sessions.put_first(sender, device, Session(ratchet, header.initiator_dh, None))
     return plaintext

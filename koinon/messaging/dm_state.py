@@ -10,7 +10,8 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from koinon.sessions.errors import BundleError, StateError
+from koinon.messaging.consumed_prekeys import CONSUMED_PREKEY_GRACE, ConsumedPrekeys
+from koinon.sessions.errors import BundleError, PrekeyError, StateError
 from koinon.sessions.prekeys import IdentityKeys, OneTimePrekeys, PrekeyBundle
 from koinon.sessions.primitives import KeyPair, Random
 from koinon.sessions.ratchet import Ratchet
@@ -40,6 +41,7 @@ class LocalDevice:
     one_time: OneTimePrekeys
     next_prekey_id: int
     seen_ephemerals: set[bytes] = field(default_factory=set)
+    consumed: ConsumedPrekeys = field(default_factory=ConsumedPrekeys)
 
     @classmethod
     def generate(cls, device_id: str, one_time_count: int, random: Random) -> LocalDevice:
@@ -73,6 +75,31 @@ class LocalDevice:
         identity = self.identity(nostr_secret)
         return PrekeyBundle.create(identity, self.signed_prekey_id, spk, self.one_time, random)
 
+    def bundle_published(self, bundle: PrekeyBundle, at: int) -> None:
+        """Record that `bundle` was published at `at`: the consumed keys it omits are replaced."""
+        self.consumed = self.consumed.replaced(bundle, at)
+
+    def handshake_prekeys(self) -> OneTimePrekeys:
+        """The one-time prekeys a handshake may use: the unused ones and those still in grace."""
+        return OneTimePrekeys({**self.consumed.keys(), **self.one_time.keys})
+
+    def consume(self, prekey_id: int) -> None:
+        """Move an unused one-time prekey to the consumed ones; a consumed one stays there."""
+        if prekey_id in self.one_time.keys:
+            key, self.one_time = self.one_time.consume(prekey_id)
+            self.consumed = self.consumed.add(prekey_id, key)
+        elif prekey_id not in self.consumed.entries:
+            raise PrekeyError(f"one-time prekey {prekey_id} unknown or forgotten")
+
+    def forget_consumed(self, now: int, grace: int = CONSUMED_PREKEY_GRACE) -> int:
+        """Forget consumed prekeys replaced at least `grace` seconds before `now`; how many.
+
+        Call it after taking in every message fetched, so none waiting is cut off.
+        """
+        before = len(self.consumed)
+        self.consumed = self.consumed.forget(now, grace)
+        return before - len(self.consumed)
+
     def to_json(self) -> dict[str, object]:
         """JSON-ready form (secrets in hex: seal it)."""
         return {
@@ -83,6 +110,7 @@ class LocalDevice:
             "one_time": self.one_time.to_bytes().hex(),
             "next_prekey_id": self.next_prekey_id,
             "seen_ephemerals": sorted(e.hex() for e in self.seen_ephemerals),
+            "consumed": self.consumed.to_json(),
         }
 
     @classmethod
@@ -99,8 +127,9 @@ class LocalDevice:
                 OneTimePrekeys.from_bytes(bytes.fromhex(str(data["one_time"]))),
                 int(str(data["next_prekey_id"])),
                 {bytes.fromhex(e) for e in data["seen_ephemerals"]},  # type: ignore[attr-defined]
+                ConsumedPrekeys.from_json(data.get("consumed", [])),  # absent before grace came
             )
-        except (KeyError, ValueError, TypeError, AssertionError, BundleError) as exc:
+        except (KeyError, ValueError, TypeError, AssertionError, BundleError, StateError) as exc:
             raise StateError("malformed device state") from exc
 
 
