@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import io
 import os
 import re
 import socket
@@ -26,7 +28,7 @@ from typing import Any
 import orjson
 import pytest
 
-from koinon.cli.main import build_parser
+from koinon.cli.main import COMMAND_MODULES, build_parser, command_modules, main
 from koinon.core.keys import SecretKey, npub
 from tests.helpers import ROOT, connect, make_event, make_key, pubkey_of
 
@@ -106,20 +108,26 @@ def free_port() -> int:
 # -- help and docs --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def help_results() -> dict[tuple[str, ...], subprocess.CompletedProcess[str]]:
-    results = run_many([Call((*path, "--help")) for path in COMMANDS])
-    return dict(zip(COMMANDS, results, strict=True))
-
-
 @pytest.mark.parametrize("path", COMMANDS, ids=lambda p: " ".join(("koinon", *p)))
-def test_every_command_has_help(
-    help_results: dict[tuple[str, ...], subprocess.CompletedProcess[str]], path: tuple[str, ...]
-) -> None:
-    result = help_results[path]
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("usage: koinon"), result.stdout
-    assert result.stderr == ""
+def test_every_command_has_help(path: tuple[str, ...]) -> None:
+    """`--help` through `main`, which builds only the tree of the command's own module."""
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+        pytest.raises(SystemExit) as exit_,
+    ):
+        main([*path, "--help"])
+    assert exit_.value.code == 0, err.getvalue()
+    assert out.getvalue().startswith("usage: koinon"), out.getvalue()
+    assert err.getvalue() == ""
+
+
+def test_help_from_the_executable() -> None:
+    for result in run_many([Call(("--help",)), Call(("dm", "send", "--help"))]):
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("usage: koinon"), result.stdout
+        assert result.stderr == ""
 
 
 CHAIN_STACK = {"web3", "eth_account", "eth_tester", "eth_keyfile", "py_ecc", "eth"}
@@ -337,3 +345,33 @@ def test_errors_are_one_line(relay_url: str, my_home: Path, tmp_path: Path) -> N
     assert "passphrase" in results["wrong passphrase"].stderr
     assert results["wrong passphrase"].stdout == ""
     assert not (tmp_path / "bad" / "key.ncryptsec").exists()
+
+
+def top_level(parser: argparse.ArgumentParser) -> set[str]:
+    """The names of the top-level commands of a parser."""
+    return {path[0] for path in command_paths(parser) if len(path) == 1}
+
+
+def test_each_command_is_run_by_the_module_that_registers_it() -> None:
+    """`koinon X` imports only COMMAND_MODULES[X]; that module must register X and nothing else."""
+    assert top_level(build_parser()) == set(COMMAND_MODULES)
+    for module in command_modules():
+        expected = {name for name, owner in COMMAND_MODULES.items() if owner == module}
+        assert top_level(build_parser(only=module)) == expected, module
+
+
+def test_a_command_loads_only_its_own_module() -> None:
+    script = (
+        "import json, sys, contextlib, io\n"
+        "from koinon.cli.main import main\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['key', '--help'])\n"
+        "print(json.dumps(sorted(n for n in sys.modules if n.startswith('koinon.cli.'))))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = set(orjson.loads(result.stdout))
+    assert "koinon.cli.keycmd" in loaded
+    assert not loaded & {"koinon.cli.dmcmd", "koinon.cli.rewardscmd", "koinon.cli.social"}
