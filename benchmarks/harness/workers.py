@@ -2,7 +2,8 @@
 
 One Python process cannot saturate a fast relay, so the K clients are spread over P forked worker
 processes (client c runs in process c % P and publishes frames c, c+K, c+2K, ...). All workers
-connect first and meet at a barrier, so connection set-up is never timed. An optional REQ worker
+connect first and meet at a barrier, so connection set-up is never timed; they start once the
+parent has read the CPU counters (a go signal after the barrier). An optional REQ worker
 times queries while the publishers run, and asks them to stop once it is done.
 """
 
@@ -84,6 +85,7 @@ class _Report:
 @dataclass
 class _Shared:
     barrier: Barrier
+    go: Event  # set by the parent once everyone is at the barrier and the counters are read
     stop: Event
     publishers_left: Any  # multiprocessing.Value("i"), untyped in typeshed
     results: multiprocessing.Queue[_Report]
@@ -107,6 +109,7 @@ def run_phase(
     workers = processes + (1 if reqs else 0)
     shared = _Shared(
         barrier=_CTX.Barrier(workers + 1),
+        go=_CTX.Event(),
         stop=_CTX.Event(),
         publishers_left=_CTX.Value("i", processes),
         results=_CTX.Queue(),
@@ -121,7 +124,9 @@ def run_phase(
         child.start()
     with contextlib.suppress(threading.BrokenBarrierError):  # failed workers report below
         shared.barrier.wait(_BARRIER_TIMEOUT)
+    # Read before the workers may start: a parent scheduled late must not miss their first sends.
     before = cputime.snapshot(relay_pid) if relay_pid is not None else None
+    shared.go.set()
     started = time.monotonic()
     collected = _collect(shared, children, workers, started + budget if budget else None)
     after = cputime.snapshot(relay_pid) if relay_pid is not None else None
@@ -202,7 +207,7 @@ async def _publish_all(
             return await connect(session, url)
 
         sockets = [await reconnect() for _ in slices]
-        shared.barrier.wait(_BARRIER_TIMEOUT)
+        _wait_for_start(shared)
         cpu_start = time.process_time()
         clients = (
             publish(ws, reconnect, part, pipeline, shared.stop.is_set)
@@ -230,11 +235,16 @@ async def _time_reqs(url: str, reqs: ReqJob, shared: _Shared) -> tuple[list[ReqT
 
     async with aiohttp.ClientSession() as session:
         ws = await connect(session, url)
-        shared.barrier.wait(_BARRIER_TIMEOUT)
+        _wait_for_start(shared)
         try:
             return await timed_reqs(ws, reqs.queries, publishing, reqs.quickack)
         finally:
             await ws.close()
+
+
+def _wait_for_start(shared: _Shared) -> None:
+    shared.barrier.wait(_BARRIER_TIMEOUT)
+    shared.go.wait(_BARRIER_TIMEOUT)
 
 
 def _release_barrier(shared: _Shared) -> None:
