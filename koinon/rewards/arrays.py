@@ -4,11 +4,13 @@ never reaches the arithmetic: accounts are numbered by sorted pubkey, posts by s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 import numpy.typing as npt
 
 from koinon.errors import invalid
+from koinon.rewards.columns import EpochColumns
 from koinon.rewards.model import EpochInput, NoteStatus
 
 IntArray = npt.NDArray[np.int64]
@@ -69,57 +71,60 @@ def canonical_votes(
     )
 
 
-def from_input(epoch: EpochInput) -> tuple[EpochArrays, list[str], list[str]]:
+def from_input(epoch: EpochInput | EpochColumns) -> tuple[EpochArrays, list[str], list[str]]:
     """Index an epoch: the arrays, the sorted account pubkeys and the sorted settled post ids."""
-    posts: dict[str, tuple[str, int]] = {}
-    for post in epoch.posts:
-        if not epoch.start <= post.created_at < epoch.end:
-            continue
-        known = posts.setdefault(post.id, (post.author, post.created_at))
-        if known != (post.author, post.created_at):
-            raise invalid(f"post {post.id} appears twice with different authors or times")
-    post_ids = sorted(posts)
+    columns = EpochColumns.of(epoch) if isinstance(epoch, EpochInput) else epoch
+    posts, votes, follows = columns.posts, columns.votes, columns.follows
+    post_ids, post_rows = _settled_posts(columns)
     post_index = {pid: i for i, pid in enumerate(post_ids)}
-    votes = [v for v in epoch.votes if v.created_at < epoch.end and v.post_id in post_index]
-    follows = {(f.follower, f.followee) for f in epoch.follows if f.follower != f.followee}
+    vote_time = np.array(votes.created_at, dtype=np.int64)
+    voted = np.fromiter(
+        map(post_index.get, votes.post_id, repeat(-1)), dtype=np.int64, count=len(votes)
+    )
+    kept = np.flatnonzero((voted >= 0) & (vote_time < columns.end))
 
-    names: set[str] = {author for author, _ in posts.values()}
-    names.update(v.voter for v in votes)
-    for follower, followee in follows:
-        names.add(follower)
-        names.add(followee)
-    names.update(epoch.trust_seeds)
-    accounts = sorted(names)
-    index = {pk: i for i, pk in enumerate(accounts)}
+    # Every pubkey that might be an account is numbered in sorted order; the ones only seen in
+    # dropped records (late votes, self-follows, posts of another epoch) are then left out,
+    # which keeps the order of the rest.
+    authors = [posts.author[row] for row in post_rows.tolist()]
+    names = set(authors)
+    names.update(votes.voter, follows.follower, follows.followee, columns.trust_seeds)
+    candidates = sorted(names)
+    number = {pk: i for i, pk in enumerate(candidates)}.__getitem__
+    post_author = np.fromiter(map(number, authors), dtype=np.int64, count=len(authors))
+    voter = np.fromiter(map(number, votes.voter), dtype=np.int64, count=len(votes))[kept]
+    follow_src = np.fromiter(map(number, follows.follower), dtype=np.int64, count=len(follows))
+    follow_dst = np.fromiter(map(number, follows.followee), dtype=np.int64, count=len(follows))
+    edges, width = follow_src != follow_dst, max(len(candidates), 1)
+    # unique edges, sorted by follower then followee
+    edge = np.unique(follow_src[edges] * width + follow_dst[edges])
+    follow_src, follow_dst = edge // width, edge % width
+    seeds = np.unique(np.fromiter(map(number, columns.trust_seeds), dtype=np.int64))
 
-    post_author = np.array([index[posts[p][0]] for p in post_ids], dtype=np.int64)
-    post_time = np.array([posts[p][1] for p in post_ids], dtype=np.int64)
+    used = np.zeros(len(candidates), dtype=bool)
+    for numbers in (post_author, voter, follow_src, follow_dst, seeds):
+        used[numbers] = True
+    renumber = np.cumsum(used) - 1
+    accounts = [candidates[i] for i in np.flatnonzero(used).tolist()]
+
+    post_time = np.array(posts.created_at, dtype=np.int64)[post_rows]
     misleading = np.zeros(len(post_ids), dtype=bool)
-    for outcome in epoch.outcomes:
+    for outcome in columns.outcomes:
         if outcome.status == NoteStatus.MISLEADING and outcome.post_id in post_index:
             misleading[post_index[outcome.post_id]] = True
 
-    n_votes = len(votes)
-    voter = np.fromiter((index[v.voter] for v in votes), dtype=np.int64, count=n_votes)
-    voted = np.fromiter((post_index[v.post_id] for v in votes), dtype=np.int64, count=n_votes)
-    direction = np.fromiter((v.direction for v in votes), dtype=np.int64, count=n_votes)
-    weight = np.fromiter((v.weight for v in votes), dtype=np.float64, count=n_votes)
-    time = np.fromiter((v.created_at for v in votes), dtype=np.int64, count=n_votes)
+    voter, voted = renumber[voter], voted[kept]
+    direction = np.array(votes.direction, dtype=np.int64)[kept]
+    weight = np.array(votes.weight, dtype=np.float64)[kept]
     # A vote cannot precede its post; an earlier stamp is clock skew, not foresight.
-    time = np.maximum(time, post_time[voted]) if n_votes else time
-    tiebreak = _id_ranks([v.id for v in votes], voter, voted)
+    time = np.maximum(vote_time[kept], post_time[voted])
+    tiebreak = _id_ranks(votes.id, kept, voter, voted)
     voter, voted, direction, weight, time = canonical_votes(
         voter, voted, direction, weight, time, tiebreak
     )
-
-    n_follows = len(follows)
-    follow_src = np.fromiter((index[a] for a, _ in follows), dtype=np.int64, count=n_follows)
-    follow_dst = np.fromiter((index[b] for _, b in follows), dtype=np.int64, count=n_follows)
-    by_edge = np.lexsort((follow_dst, follow_src))
-    seeds = np.array(sorted({index[s] for s in epoch.trust_seeds}), dtype=np.int64)
     arrays = EpochArrays(
         n_accounts=len(accounts),
-        post_author=post_author,
+        post_author=renumber[post_author],
         post_time=post_time,
         misleading=misleading,
         vote_voter=voter,
@@ -127,30 +132,55 @@ def from_input(epoch: EpochInput) -> tuple[EpochArrays, list[str], list[str]]:
         vote_direction=direction,
         vote_weight=weight,
         vote_time=time,
-        follow_src=follow_src[by_edge],
-        follow_dst=follow_dst[by_edge],
-        seeds=seeds,
+        follow_src=renumber[follow_src],
+        follow_dst=renumber[follow_dst],
+        seeds=renumber[seeds],
     )
     return arrays, accounts, post_ids
 
 
-def _id_ranks(ids: list[str], voter: IntArray, post: IntArray) -> IntArray:
-    """Rank of each vote id among the votes of the same (voter, post); zero when unique.
+def _settled_posts(epoch: EpochColumns) -> tuple[list[str], IntArray]:
+    """The sorted ids of the posts created in the epoch, and the row of each in the columns."""
+    posts = epoch.posts
+    created = np.array(posts.created_at, dtype=np.int64)
+    rows = np.flatnonzero((created >= epoch.start) & (created < epoch.end)).tolist()
+    first: dict[str, int] = {}
+    for row in reversed(rows):
+        first[posts.id[row]] = row
+    if len(first) < len(rows):  # a post given twice must be given the same way
+        for row in rows:
+            known = first[posts.id[row]]
+            if (posts.author[row], posts.created_at[row]) != (
+                posts.author[known],
+                posts.created_at[known],
+            ):
+                raise invalid(f"post {posts.id[row]} appears twice with different authors or times")
+    post_ids = sorted(first)
+    return post_ids, np.fromiter(map(first.__getitem__, post_ids), np.int64, len(post_ids))
+
+
+def _id_ranks(ids: tuple[str, ...], rows: IntArray, voter: IntArray, post: IntArray) -> IntArray:
+    """Rank of each vote id (`ids[rows[i]]`) among the votes of the same (voter, post); zero when
+    unique.
 
     Only repeated (voter, post) pairs need the id to break ties, so only those ids are sorted.
     """
-    ranks = np.zeros(len(ids), dtype=np.int64)
-    if not ids:
+    ranks = np.zeros(rows.shape[0], dtype=np.int64)
+    if not rows.shape[0]:
         return ranks
     key = voter * (int(post.max()) + 1) + post
     _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
     repeated = np.flatnonzero(counts[inverse] > 1)
-    for rank, i in enumerate(sorted(repeated.tolist(), key=lambda i: ids[i])):
+    rows_of = rows.tolist()
+    for rank, i in enumerate(sorted(repeated.tolist(), key=lambda i: ids[rows_of[i]])):
         ranks[i] = rank
     return ranks
 
 
 def weighted_sum(index: IntArray, weights: FloatArray, length: int) -> FloatArray:
     """Sum of `weights` per value of `index` (0..length-1), added in array order."""
-    summed: FloatArray = np.bincount(index, weights=weights, minlength=length).astype(np.float64)
+    # with weights, bincount already returns float64: no copy is made
+    summed: FloatArray = np.bincount(index, weights=weights, minlength=length).astype(
+        np.float64, copy=False
+    )
     return summed

@@ -14,14 +14,17 @@ The caller verifies signatures; this module only selects and interprets.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable
 from typing import Any
 
 from koinon.core.event import Event, is_hex
 from koinon.core.kinds import CONTACTS, LABEL, LONG_FORM, REACTION, TEXT_NOTE
+from koinon.rewards.columns import EpochColumns, FollowColumns, PostColumns, VoteColumns
 from koinon.rewards.config import RewardsConfig
-from koinon.rewards.model import Bond, EpochInput, Follow, NoteOutcome, NoteStatus, Post, Vote
+from koinon.rewards.model import Bond, EpochInput, NoteOutcome, NoteStatus, Vote
+from koinon.rewards.settle import collector_paused
 
 BOND_DECLARATION = 3964
 POST_KINDS = (TEXT_NOTE, LONG_FORM)
@@ -37,13 +40,21 @@ def _newer(candidate: Event, current: Event | None) -> bool:
     return candidate.id < current.id
 
 
-def read_vote(event: Event) -> Vote | None:
-    """The vote a kind-7 reaction casts, or None when it is not a vote."""
-    if event.kind != REACTION:
+_DIRECTIONS = {"+": 1, "": 1, "-": -1}
+
+
+def _vote_parts(event: Event) -> tuple[str, int, float] | None:
+    """The (target, direction, weight) of a reaction, or None when it is no vote; the target is
+    the last `e` tag's value, not yet checked to be an event id."""
+    direction = _DIRECTIONS.get(event.content)
+    if direction is None:
         return None
-    direction = {"+": 1, "": 1, "-": -1}.get(event.content)
-    targets = event.tag_values("e")
-    if direction is None or not targets or not is_hex(targets[-1], 64):
+    target = None
+    for tag in reversed(event.tags):
+        if len(tag) >= 2 and tag[0] == "e":
+            target = tag[1]
+            break
+    if target is None:
         return None
     weight = 1.0
     raw_weight = event.first_tag("weight")
@@ -54,7 +65,16 @@ def read_vote(event: Event) -> Vote | None:
             return None
         if not (math.isfinite(weight) and 0.0 < weight <= 1.0):
             return None
-    return Vote(event.id, event.pubkey, targets[-1], direction, weight, event.created_at)
+    return target, direction, weight
+
+
+def read_vote(event: Event) -> Vote | None:
+    """The vote a kind-7 reaction casts, or None when it is not a vote."""
+    parts = _vote_parts(event) if event.kind == REACTION else None
+    if parts is None or not is_hex(parts[0], 64):
+        return None
+    target, direction, weight = parts
+    return Vote(event.id, event.pubkey, target, direction, weight, event.created_at)
 
 
 def read_bond(event: Event) -> Bond | None:
@@ -104,54 +124,90 @@ def epoch_filters(config: RewardsConfig, epoch: int) -> list[dict[str, Any]]:
     return filters
 
 
-def epoch_input(events: Iterable[Event], config: RewardsConfig, epoch: int) -> EpochInput:
-    """The settlement input of `epoch`: the order of `events` never changes the result."""
+def epoch_columns(events: Iterable[Event], config: RewardsConfig, epoch: int) -> EpochColumns:
+    """The settlement input of `epoch` as columns (what a node settles); the order of `events`
+    changes the order of the rows, never the settlement."""
+    with collector_paused():
+        return _epoch_columns(events, config, epoch)
+
+
+def _epoch_columns(events: Iterable[Event], config: RewardsConfig, epoch: int) -> EpochColumns:
     start, end = config.window(epoch)
     labelers = set(config.note_labelers)
-    posts: dict[str, Post] = {}
-    votes: dict[tuple[str, str], tuple[Event, Vote]] = {}
+    posts: dict[str, Event] = {}
+    # (voter, post id) -> the newest vote as a row: id, voter, post id, direction, weight, time
+    votes: dict[tuple[str, str], tuple[str, str, str, int, float, int]] = {}
     contacts: dict[str, Event] = {}
     bonds: dict[tuple[str, str], tuple[Event, Bond]] = {}
     outcomes: dict[str, tuple[Event, NoteOutcome]] = {}
     for event in events:
-        in_epoch = start <= event.created_at < end
-        if event.created_at >= end:
+        created, kind = event.created_at, event.kind
+        if created >= end:
             continue
-        if event.kind in POST_KINDS and in_epoch:
-            posts[event.id] = Post(event.id, event.pubkey, event.created_at)
-        elif event.kind == REACTION and in_epoch:
-            vote = read_vote(event)
-            key = (vote.voter, vote.post_id) if vote else ("", "")
-            if vote is not None and _newer(event, votes.get(key, (None,))[0]):
-                votes[key] = (event, vote)
-        elif event.kind == CONTACTS:
+        in_epoch = start <= created
+        if kind == REACTION:  # most events are votes: they are read without making records
+            parts = _vote_parts(event) if in_epoch else None
+            if parts is not None:
+                key = (event.pubkey, parts[0])
+                known = votes.get(key)
+                # _newer on the row: later, or as late with a lower id
+                if known is None or (created, known[0]) > (known[5], event.id):
+                    votes[key] = (event.id, *key, parts[1], parts[2], created)
+        elif kind in POST_KINDS and in_epoch:
+            posts[event.id] = event
+        elif kind == CONTACTS:
             if _newer(event, contacts.get(event.pubkey)):
                 contacts[event.pubkey] = event
-        elif event.kind == BOND_DECLARATION:
+        elif kind == BOND_DECLARATION:
             bond = read_bond(event)
             bond_key = (bond.owner, bond.event_id) if bond else ("", "")
             if bond is not None and _newer(event, bonds.get(bond_key, (None,))[0]):
                 bonds[bond_key] = (event, bond)
-        elif event.kind == LABEL and in_epoch and event.pubkey in labelers:
+        elif kind == LABEL and in_epoch and event.pubkey in labelers:
             outcome = read_outcome(event)
             if outcome is not None and _newer(event, outcomes.get(outcome.post_id, (None,))[0]):
                 outcomes[outcome.post_id] = (event, outcome)
-    follows = {
-        (author, followee)
-        for author, event in contacts.items()
-        for followee in event.tag_values("p")
-        if is_hex(followee, 64) and followee != author
-    }
-    settled = {post_id for post_id in outcomes}
-    return EpochInput(
+    # A vote whose target is not a post of the epoch is dropped here; a target that is not hex
+    # never names one, so it needs no check of its own.
+    cast = [row for row in votes.values() if row[2] in posts]
+    vote_columns = tuple(zip(*cast, strict=True)) if cast else ((),) * 6
+    followers: list[str] = []
+    followees: list[str] = []
+    for author, event in contacts.items():
+        named = dict.fromkeys(event.tag_values("p"))  # a name given twice is one edge
+        named.pop(author, None)
+        followers.extend([author] * len(named))
+        followees.extend(named)
+    malformed = {name for name in set(followees) if not is_hex(name, 64)}
+    if malformed:
+        edges = [(a, b) for a, b in zip(followers, followees, strict=True) if b not in malformed]
+        followers, followees = [a for a, _ in edges], [b for _, b in edges]
+    settled = set(outcomes)
+    return EpochColumns(
         epoch=epoch,
         start=start,
         end=end,
         pool=config.pool_per_epoch,
         trust_seeds=config.trust_seeds,
-        posts=tuple(posts[i] for i in sorted(posts)),
-        votes=tuple(v for _, (_, v) in sorted(votes.items()) if v.post_id in posts),
-        follows=tuple(Follow(a, b) for a, b in sorted(follows)),
+        posts=PostColumns(
+            tuple(posts),
+            tuple(e.pubkey for e in posts.values()),
+            tuple(e.created_at for e in posts.values()),
+        ),
+        votes=VoteColumns(*vote_columns),
+        follows=FollowColumns(tuple(followers), tuple(followees)),
         bonds=tuple(b for _, (_, b) in sorted(bonds.items()) if b.event_id in settled),
         outcomes=tuple(o for _, (_, o) in sorted(outcomes.items())),
+    )
+
+
+def epoch_input(events: Iterable[Event], config: RewardsConfig, epoch: int) -> EpochInput:
+    """The settlement input of `epoch` as records, each tuple sorted: the same for the same
+    events in any order."""
+    records = epoch_columns(events, config, epoch).records()
+    return dataclasses.replace(
+        records,
+        posts=tuple(sorted(records.posts, key=lambda p: p.id)),
+        votes=tuple(sorted(records.votes, key=lambda v: (v.voter, v.post_id))),
+        follows=tuple(sorted(records.follows, key=lambda f: (f.follower, f.followee))),
     )

@@ -4,12 +4,15 @@ that every node recomputes the same Merkle root of payouts."""
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
 from koinon.rewards.allocate import allocate
 from koinon.rewards.arrays import from_input
 from koinon.rewards.bonds import misleading_posts, slash_bonds
+from koinon.rewards.columns import EpochColumns
 from koinon.rewards.model import EpochInput, EpochResult, Payout, PostReward
 from koinon.rewards.params import DEFAULT_PARAMS, Params
 from koinon.rewards.tally import tally
@@ -23,20 +26,29 @@ def split_pool(pool: int, params: Params) -> tuple[int, int]:
     return author, pool - author
 
 
-def settle_epoch(epoch: EpochInput, params: Params = DEFAULT_PARAMS) -> EpochResult:
-    """Payouts and slashes of one epoch; the order of the input's records does not matter."""
-    # An epoch holds millions of records; the cyclic garbage collector would rescan all of them
-    # every few thousand allocations while nothing here can form a cycle, so it waits.
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a block that makes millions of small objects.
+
+    An epoch holds millions of records; the collector would rescan all of them every few
+    thousand allocations while nothing made here can form a cycle, so it waits.
+    """
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _settle(epoch, params)
+        yield
     finally:
         if collecting:
             gc.enable()
 
 
-def _settle(epoch: EpochInput, params: Params) -> EpochResult:
+def settle_epoch(epoch: EpochInput | EpochColumns, params: Params = DEFAULT_PARAMS) -> EpochResult:
+    """Payouts and slashes of one epoch; the order of the input's records does not matter."""
+    with collector_paused():
+        return _settle(epoch, params)
+
+
+def _settle(epoch: EpochInput | EpochColumns, params: Params) -> EpochResult:
     arrays, accounts, post_ids = from_input(epoch)
     index = {pk: i for i, pk in enumerate(accounts)}
     misleading = misleading_posts(epoch.outcomes)

@@ -12,14 +12,17 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from koinon.core.event import Event, is_hex
 from koinon.errors import invalid
 from koinon.rewards.accounts import payout_address
+from koinon.rewards.columns import EpochColumns
 from koinon.rewards.config import RewardsConfig
-from koinon.rewards.events import epoch_input
+from koinon.rewards.events import epoch_columns
 from koinon.rewards.model import EpochInput, EpochResult
 from koinon.rewards.params import Params
-from koinon.rewards.settle import settle_epoch
+from koinon.rewards.settle import collector_paused, settle_epoch
 from koinon.rewards.tree import BondLeaf, PayoutLeaf, Proof, SettlementTree
 
 SETTLEMENT_RECORD = 3963
@@ -58,11 +61,17 @@ class Settlement:
 
 def inputs_digest(events: Iterable[Event]) -> str:
     """A digest of which events were settled: SHA-256 over their sorted, concatenated ids."""
-    ids = sorted({event.id for event in events})
-    return hashlib.sha256(bytes.fromhex("".join(ids))).hexdigest()
+    ids = {event.id for event in events}
+    # the ids as rows of four big-endian words: sorting them as numbers sorts the bytes, which
+    # sorts the lowercase hex
+    words = np.frombuffer(bytes.fromhex("".join(ids)), dtype=">u8").reshape(-1, 4)
+    order = np.lexsort((words[:, 3], words[:, 2], words[:, 1], words[:, 0]))
+    return hashlib.sha256(words[order].tobytes()).hexdigest()
 
 
-def settle_input(epoch_in: EpochInput, inputs: str, params: Params | None = None) -> Settlement:
+def settle_input(
+    epoch_in: EpochInput | EpochColumns, inputs: str, params: Params | None = None
+) -> Settlement:
     """Settle an already-read epoch input (the simulation and benchmarks start here)."""
     result = settle_epoch(epoch_in, params or Params())
     payouts = tuple(
@@ -88,9 +97,9 @@ def settle(
     events: Iterable[Event], config: RewardsConfig, epoch: int, params: Params | None = None
 ) -> Settlement:
     """Settle `epoch` from verified `events` under `config`; the order of `events` is irrelevant."""
-    chosen = list(events)
-    epoch_in = epoch_input(chosen, config, epoch)
-    return settle_input(epoch_in, inputs_digest(chosen), params)
+    with collector_paused():  # millions of small objects, none of them in a cycle
+        chosen = list(events)
+        return settle_input(epoch_columns(chosen, config, epoch), inputs_digest(chosen), params)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from koinon.errors import Rejected
 from koinon.rewards.config import RewardsConfig
 from koinon.rewards.events import (
     BOND_DECLARATION,
+    epoch_columns,
     epoch_filters,
     epoch_input,
     read_bond,
@@ -19,6 +20,7 @@ from koinon.rewards.events import (
     read_vote,
 )
 from koinon.rewards.model import NoteStatus
+from koinon.rewards.settle import settle_epoch
 from tests.helpers import make_event, make_key, pubkey_of
 
 ALICE, BOB, CAROL, LABELER = (make_key(900 + i) for i in range(4))
@@ -160,6 +162,34 @@ def test_epoch_input_ignores_order() -> None:
     for _ in range(5):
         rng.shuffle(events)
         assert epoch_input(events, CONFIG, 3) == expected
+
+
+def test_epoch_columns_read_what_epoch_input_reads() -> None:
+    events = sample_events()
+    p1 = events[0]
+    events += [
+        # a vote on something that is not an event id, a tie broken by the lower id, a contact
+        # list naming a key twice and a name that is no key
+        make_event(CAROL, 7, "+", [["e", p1.id.upper()]], START + 9),
+        make_event(BOB, 7, "+", [["e", p1.id]], START + 20),
+        make_event(BOB, 7, "-", [["e", p1.id]], START + 20),
+        make_event(
+            CAROL, 3, "", [["p", pubkey_of(BOB)], ["p", pubkey_of(BOB)], ["p", "bob"]], START
+        ),
+    ]
+    expected = epoch_input(events, CONFIG, 3)
+    assert len(expected.follows) == 2  # alice -> carol, carol -> bob
+    bob_votes = [v for v in expected.votes if v.voter == pubkey_of(BOB)]
+    tied = sorted(events[-3:-1], key=lambda e: e.id)[0]
+    assert [v.id for v in bob_votes] == [tied.id]
+    rng = random.Random(3)
+    for _ in range(3):
+        rng.shuffle(events)
+        columns = epoch_columns(events, CONFIG, 3)
+        assert epoch_input(events, CONFIG, 3) == expected
+        assert set(columns.votes.records()) == set(expected.votes)
+        assert set(columns.follows.records()) == set(expected.follows)
+        assert settle_epoch(columns) == settle_epoch(expected)
 
 
 def test_filters_cover_the_window() -> None:

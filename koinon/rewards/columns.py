@@ -1,0 +1,223 @@
+"""An epoch's input as columns: the same posts, votes and follows as `EpochInput`, one tuple per
+field instead of one record per row, so that a million votes need no million objects and are
+checked and indexed a column at a time."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from koinon.errors import invalid
+from koinon.rewards.model import Bond, EpochInput, Follow, NoteOutcome, Post, Vote
+
+_HEX_DIGITS = b"0123456789abcdef"
+_INT64_MAX = 2**63 - 1
+
+
+def _types(values: tuple[object, ...], allowed: type | tuple[type, ...]) -> bool:
+    """Whether every value is an instance of `allowed` (and none a bool), as the records check."""
+    return all(issubclass(t, allowed) and not issubclass(t, bool) for t in set(map(type, values)))
+
+
+def _check_hex(name: str, values: tuple[str, ...]) -> None:
+    """Every value a 64-char lowercase hex string, checked on all of them joined at once."""
+    if not values:
+        return
+    if not _types(values, str):
+        raise invalid(f"{name} must be 64 lowercase hex characters")
+    lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    if (lengths != 64).any():
+        raise invalid(f"{name} must be 64 lowercase hex characters")
+    joined = "".join(values)
+    # ASCII first, so that the encoding is one byte per character; then nothing may remain once
+    # the hex digits are deleted
+    if not joined.isascii() or joined.encode("ascii").translate(None, _HEX_DIGITS):
+        raise invalid(f"{name} must be 64 lowercase hex characters")
+
+
+def _check_times(name: str, values: tuple[int, ...]) -> None:
+    if values and not (_types(values, int) and min(values) >= 0):
+        raise invalid(f"{name} must be a non-negative integer unix time")
+    if values and max(values) > _INT64_MAX:
+        raise invalid(f"{name} is too far in the future")
+
+
+def _check_lengths(name: str, *columns: tuple[object, ...]) -> None:
+    if len({len(column) for column in columns}) > 1:
+        raise invalid(f"the {name} columns must have the same length")
+
+
+@dataclass(frozen=True, slots=True)
+class PostColumns:
+    """Posts as columns: row i is `Post(id[i], author[i], created_at[i])`."""
+
+    id: tuple[str, ...] = ()
+    author: tuple[str, ...] = ()
+    created_at: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_lengths("post", self.id, self.author, self.created_at)
+        _check_hex("post id", self.id)
+        _check_hex("post author", self.author)
+        _check_times("post created_at", self.created_at)
+
+    @classmethod
+    def of(cls, posts: tuple[Post, ...]) -> PostColumns:
+        """The columns of `posts`, in their order."""
+        return cls(
+            tuple(p.id for p in posts),
+            tuple(p.author for p in posts),
+            tuple(p.created_at for p in posts),
+        )
+
+    def __len__(self) -> int:
+        return len(self.id)
+
+    def records(self) -> tuple[Post, ...]:
+        """The rows as `Post` records."""
+        return tuple(map(Post, self.id, self.author, self.created_at))
+
+
+@dataclass(frozen=True, slots=True)
+class VoteColumns:
+    """Votes as columns: row i is `Vote(id[i], voter[i], post_id[i], direction[i], ...)`."""
+
+    id: tuple[str, ...] = ()
+    voter: tuple[str, ...] = ()
+    post_id: tuple[str, ...] = ()
+    direction: tuple[int, ...] = ()
+    weight: tuple[float, ...] = ()
+    created_at: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_lengths(
+            "vote", self.id, self.voter, self.post_id, self.direction, self.weight, self.created_at
+        )
+        _check_hex("vote id", self.id)
+        _check_hex("voter", self.voter)
+        _check_hex("voted post id", self.post_id)
+        # set membership compares by value: True equals 1 but is no direction, so bools are out
+        if self.direction and not (
+            set(self.direction) <= {1, -1} and bool not in set(map(type, self.direction))
+        ):
+            raise invalid("vote direction must be 1 or -1")
+        if self.weight and not (
+            all(issubclass(t, float | int) for t in set(map(type, self.weight)))
+            and all(map(math.isfinite, self.weight))
+        ):
+            raise invalid("vote weight must be a number")
+        if self.weight and not (min(self.weight) > 0.0 and max(self.weight) <= 1.0):
+            raise invalid("vote weight must be in (0, 1]")
+        _check_times("vote created_at", self.created_at)
+
+    @classmethod
+    def of(cls, votes: tuple[Vote, ...]) -> VoteColumns:
+        """The columns of `votes`, in their order."""
+        return cls(
+            tuple(v.id for v in votes),
+            tuple(v.voter for v in votes),
+            tuple(v.post_id for v in votes),
+            tuple(v.direction for v in votes),
+            tuple(v.weight for v in votes),
+            tuple(v.created_at for v in votes),
+        )
+
+    def __len__(self) -> int:
+        return len(self.id)
+
+    def records(self) -> tuple[Vote, ...]:
+        """The rows as `Vote` records."""
+        return tuple(
+            map(
+                Vote,
+                self.id,
+                self.voter,
+                self.post_id,
+                self.direction,
+                self.weight,
+                self.created_at,
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FollowColumns:
+    """Follow edges as columns: row i is `Follow(follower[i], followee[i])`."""
+
+    follower: tuple[str, ...] = ()
+    followee: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_lengths("follow", self.follower, self.followee)
+        # followers repeat once per edge: checking each account once is enough
+        _check_hex("follower", tuple(set(self.follower)))
+        _check_hex("followee", tuple(set(self.followee)))
+
+    @classmethod
+    def of(cls, follows: tuple[Follow, ...]) -> FollowColumns:
+        """The columns of `follows`, in their order."""
+        return cls(tuple(f.follower for f in follows), tuple(f.followee for f in follows))
+
+    def __len__(self) -> int:
+        return len(self.follower)
+
+    def records(self) -> tuple[Follow, ...]:
+        """The rows as `Follow` records."""
+        return tuple(map(Follow, self.follower, self.followee))
+
+
+@dataclass(frozen=True, slots=True)
+class EpochColumns:
+    """`EpochInput` with its posts, votes and follows as columns; it settles to the same result.
+
+    The node reads an epoch's events into this form (`koinon.rewards.events.epoch_columns`);
+    `EpochColumns.of` turns records into it. Row order is irrelevant, as in `EpochInput`.
+    """
+
+    epoch: int
+    start: int
+    end: int
+    pool: int
+    trust_seeds: tuple[str, ...]
+    posts: PostColumns
+    votes: VoteColumns
+    follows: FollowColumns
+    bonds: tuple[Bond, ...] = ()
+    outcomes: tuple[NoteOutcome, ...] = ()
+
+    def __post_init__(self) -> None:
+        # the scalar checks are EpochInput's own; building one without its big tuples runs them
+        EpochInput(self.epoch, self.start, self.end, self.pool, self.trust_seeds, (), (), ())
+
+    @classmethod
+    def of(cls, epoch: EpochInput) -> EpochColumns:
+        """The columnar form of a record-based epoch input."""
+        return cls(
+            epoch=epoch.epoch,
+            start=epoch.start,
+            end=epoch.end,
+            pool=epoch.pool,
+            trust_seeds=epoch.trust_seeds,
+            posts=PostColumns.of(epoch.posts),
+            votes=VoteColumns.of(epoch.votes),
+            follows=FollowColumns.of(epoch.follows),
+            bonds=epoch.bonds,
+            outcomes=epoch.outcomes,
+        )
+
+    def records(self) -> EpochInput:
+        """The same epoch as records."""
+        return EpochInput(
+            epoch=self.epoch,
+            start=self.start,
+            end=self.end,
+            pool=self.pool,
+            trust_seeds=self.trust_seeds,
+            posts=self.posts.records(),
+            votes=self.votes.records(),
+            follows=self.follows.records(),
+            bonds=self.bonds,
+            outcomes=self.outcomes,
+        )
