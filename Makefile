@@ -43,8 +43,12 @@ lint: env
 typecheck: env
 	$(BIN)/mypy
 
+# Tests run on every core (pytest-xdist), a test file per worker so module fixtures are built once;
+# `make unit PYTEST_ARGS=` runs them in one process.
+PYTEST_ARGS ?= -n auto --dist loadfile
+
 unit: env interop-deps anvil-deps
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck unit
 

@@ -24,6 +24,8 @@ from koinon.sessions.errors import BundleError, DecryptError
 from koinon.sessions.prekeys import PrekeyBundle
 from tests.cli.cli_devices import Device, initialised, with_key
 
+pytestmark = pytest.mark.timeout(300)  # many CLI processes a test: a safety net, not a speed check
+
 
 @pytest.fixture(scope="module")
 def people(relay_url: str) -> Iterator[dict[str, Device]]:

@@ -13,6 +13,8 @@ from koinon.sim.runner import SCHEMES, SimConfig, run, scenarios
 from koinon.sim.world import WorldConfig
 from tests.helpers import ROOT
 
+pytestmark = pytest.mark.timeout(600)  # the quick run is ~45 s alone; CI runs two tests at once
+
 FIGURES = (
     "attacker_reward_share",
     "attacker_contribution_share",
