@@ -3,14 +3,15 @@ never reaches the arithmetic: accounts are numbered by sorted pubkey, posts by s
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
-from itertools import repeat
 
 import numpy as np
 import numpy.typing as npt
 
 from koinon.errors import invalid
 from koinon.rewards.columns import EpochColumns
+from koinon.rewards.keys import hex_of, keys_of, rank_keys
 from koinon.rewards.model import EpochInput, NoteStatus
 
 IntArray = npt.NDArray[np.int64]
@@ -42,6 +43,9 @@ class EpochArrays:
         return int(self.post_author.shape[0])
 
 
+_FITS = 2**62  # composite sort keys stay below this, far from int64 overflow
+
+
 def canonical_votes(
     voter: IntArray,
     post: IntArray,
@@ -50,18 +54,19 @@ def canonical_votes(
     time: IntArray,
     tiebreak: IntArray,
 ) -> tuple[IntArray, IntArray, IntArray, FloatArray, IntArray]:
-    """Keep the latest vote per voter and post (ties: highest tiebreak); sort by post, time, voter.
+    """Keep the latest vote per voter and post (ties: highest tiebreak, then the later one in
+    the input); sort by post, time, voter.
 
     Latest wins so that a curator cannot vote early, change their mind, and keep the early time.
     """
-    order = np.lexsort((tiebreak, time, voter, post))
-    voter, post = voter[order], post[order]
-    last = np.ones(voter.shape[0], dtype=bool)
-    if voter.shape[0] > 1:
-        last[:-1] = (voter[1:] != voter[:-1]) | (post[1:] != post[:-1])
-    keep = order[last]
-    voter, post, time = voter[last], post[last], time[keep]
-    final = np.lexsort((voter, time, post))
+    keep = _distinct_pairs(voter, post)
+    if keep is None:  # some voter voted twice on a post: the general, slower sort
+        order = np.lexsort((tiebreak, time, voter, post))
+        last = np.ones(order.shape[0], dtype=bool)
+        last[:-1] = (voter[order][1:] != voter[order][:-1]) | (post[order][1:] != post[order][:-1])
+        keep = order[last]
+    voter, post, time = voter[keep], post[keep], time[keep]
+    final = _post_time_voter_order(voter, post, time)
     return (
         voter[final],
         post[final],
@@ -71,49 +76,80 @@ def canonical_votes(
     )
 
 
+def _distinct_pairs(voter: IntArray, post: IntArray) -> IntArray | None:
+    """The votes in (post, voter) order when no pair repeats, else None.
+
+    One sort of a single int64 key does what a sort by four keys does when every pair is
+    distinct, as it is for a node's input (one vote per voter and post is read from events).
+    """
+    if voter.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64)
+    voters = int(voter.max()) + 1
+    if (int(post.max()) + 1) * voters >= _FITS:
+        return None
+    pair = post.astype(np.int64) * voters + voter
+    order = np.argsort(pair)
+    ordered = pair[order]
+    return None if (ordered[1:] == ordered[:-1]).any() else order
+
+
+def _post_time_voter_order(voter: IntArray, post: IntArray, time: IntArray) -> IntArray:
+    """The order that sorts distinct (post, voter) votes by post, then time, then voter."""
+    if voter.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64)
+    voters, first = int(voter.max()) + 1, int(time.min())
+    span = (int(time.max()) - first + 1) * voters
+    if (int(post.max()) + 1) * span >= _FITS:
+        return np.lexsort((voter, time, post))
+    # every key is distinct, so any sort gives the order the three-key sort gives
+    return np.argsort(post.astype(np.int64) * span + (time - first) * voters + voter)
+
+
 def from_input(epoch: EpochInput | EpochColumns) -> tuple[EpochArrays, list[str], list[str]]:
     """Index an epoch: the arrays, the sorted account pubkeys and the sorted settled post ids."""
     columns = EpochColumns.of(epoch) if isinstance(epoch, EpochInput) else epoch
     posts, votes, follows = columns.posts, columns.votes, columns.follows
-    post_ids, post_rows = _settled_posts(columns)
-    post_index = {pid: i for i, pid in enumerate(post_ids)}
+    post_rows = _settled_posts(columns)
+    post_keys = keys_of(posts.id)[post_rows]
+    post_ids = hex_of(post_keys)
+    post_time = np.array(posts.created_at, dtype=np.int64)[post_rows]
+
+    # the settled posts and the voted ids ranked together: a vote's post is the post of its rank
+    ranks, _ = rank_keys(np.concatenate([post_keys, keys_of(votes.post_id)]))
+    post_of_rank = np.full(int(ranks.max(initial=-1)) + 1, -1, dtype=np.int64)
+    post_of_rank[ranks[: len(post_ids)]] = np.arange(len(post_ids))
+    voted = post_of_rank[ranks[len(post_ids) :]]
     vote_time = np.array(votes.created_at, dtype=np.int64)
-    voted = np.fromiter(
-        map(post_index.get, votes.post_id, repeat(-1)), dtype=np.int64, count=len(votes)
-    )
     kept = np.flatnonzero((voted >= 0) & (vote_time < columns.end))
 
-    # Every pubkey that might be an account is numbered in sorted order; the ones only seen in
-    # dropped records (late votes, self-follows, posts of another epoch) are then left out,
-    # which keeps the order of the rest.
-    authors = [posts.author[row] for row in post_rows.tolist()]
-    names = set(authors)
-    names.update(votes.voter, follows.follower, follows.followee, columns.trust_seeds)
-    candidates = sorted(names)
-    number = {pk: i for i, pk in enumerate(candidates)}.__getitem__
-    post_author = np.fromiter(map(number, authors), dtype=np.int64, count=len(authors))
-    voter = np.fromiter(map(number, votes.voter), dtype=np.int64, count=len(votes))[kept]
-    follow_src = np.fromiter(map(number, follows.follower), dtype=np.int64, count=len(follows))
-    follow_dst = np.fromiter(map(number, follows.followee), dtype=np.int64, count=len(follows))
-    edges, width = follow_src != follow_dst, max(len(candidates), 1)
+    # Accounts are the pubkeys of the records kept (a late vote or a self-follow adds none),
+    # numbered in sorted order.
+    follower, followee = keys_of(follows.follower), keys_of(follows.followee)
+    edges = ~(follower == followee).all(axis=1)
+    named = [
+        keys_of(posts.author)[post_rows],
+        keys_of(votes.voter)[kept],
+        follower[edges],
+        followee[edges],
+        keys_of(columns.trust_seeds),
+    ]
+    every = np.concatenate(named)
+    account_of, first = rank_keys(every)
+    accounts = hex_of(every[first])
+    post_author, voter, follow_src, follow_dst, seeds = np.split(
+        account_of, np.cumsum([part.shape[0] for part in named])[:-1]
+    )
+    width = max(len(accounts), 1)
     # unique edges, sorted by follower then followee
-    edge = np.unique(follow_src[edges] * width + follow_dst[edges])
-    follow_src, follow_dst = edge // width, edge % width
-    seeds = np.unique(np.fromiter(map(number, columns.trust_seeds), dtype=np.int64))
-
-    used = np.zeros(len(candidates), dtype=bool)
-    for numbers in (post_author, voter, follow_src, follow_dst, seeds):
-        used[numbers] = True
-    renumber = np.cumsum(used) - 1
-    accounts = [candidates[i] for i in np.flatnonzero(used).tolist()]
-
-    post_time = np.array(posts.created_at, dtype=np.int64)[post_rows]
+    edge = sorted_unique(follow_src * width + follow_dst)
     misleading = np.zeros(len(post_ids), dtype=bool)
     for outcome in columns.outcomes:
-        if outcome.status == NoteStatus.MISLEADING and outcome.post_id in post_index:
-            misleading[post_index[outcome.post_id]] = True
+        at = bisect_left(post_ids, outcome.post_id)
+        found = at < len(post_ids) and post_ids[at] == outcome.post_id
+        if outcome.status == NoteStatus.MISLEADING and found:
+            misleading[at] = True
 
-    voter, voted = renumber[voter], voted[kept]
+    voted = voted[kept]
     direction = np.array(votes.direction, dtype=np.int64)[kept]
     weight = np.array(votes.weight, dtype=np.float64)[kept]
     # A vote cannot precede its post; an earlier stamp is clock skew, not foresight.
@@ -124,7 +160,7 @@ def from_input(epoch: EpochInput | EpochColumns) -> tuple[EpochArrays, list[str]
     )
     arrays = EpochArrays(
         n_accounts=len(accounts),
-        post_author=renumber[post_author],
+        post_author=post_author,
         post_time=post_time,
         misleading=misleading,
         vote_voter=voter,
@@ -132,36 +168,38 @@ def from_input(epoch: EpochInput | EpochColumns) -> tuple[EpochArrays, list[str]
         vote_direction=direction,
         vote_weight=weight,
         vote_time=time,
-        follow_src=renumber[follow_src],
-        follow_dst=renumber[follow_dst],
-        seeds=renumber[seeds],
+        follow_src=edge // width,
+        follow_dst=edge % width,
+        seeds=sorted_unique(seeds),
     )
     return arrays, accounts, post_ids
 
 
-def _settled_posts(epoch: EpochColumns) -> tuple[list[str], IntArray]:
-    """The sorted ids of the posts created in the epoch, and the row of each in the columns."""
+def _settled_posts(epoch: EpochColumns) -> IntArray:
+    """The row of each post created in the epoch, in the order of their ids.
+
+    A post given twice must be given the same way; its first row is the one settled.
+    """
     posts = epoch.posts
     created = np.array(posts.created_at, dtype=np.int64)
-    rows = np.flatnonzero((created >= epoch.start) & (created < epoch.end)).tolist()
-    first: dict[str, int] = {}
-    for row in reversed(rows):
-        first[posts.id[row]] = row
-    if len(first) < len(rows):  # a post given twice must be given the same way
-        for row in rows:
-            known = first[posts.id[row]]
-            if (posts.author[row], posts.created_at[row]) != (
-                posts.author[known],
-                posts.created_at[known],
-            ):
-                raise invalid(f"post {posts.id[row]} appears twice with different authors or times")
-    post_ids = sorted(first)
-    return post_ids, np.fromiter(map(first.__getitem__, post_ids), np.int64, len(post_ids))
+    rows = np.flatnonzero((created >= epoch.start) & (created < epoch.end))
+    post_of_row, some_row = rank_keys(keys_of(posts.id)[rows])
+    if some_row.shape[0] == rows.shape[0]:  # no post given twice
+        return rows[some_row]
+    first = np.full(some_row.shape[0], rows.shape[0], dtype=np.int64)
+    np.minimum.at(first, post_of_row, np.arange(rows.shape[0]))
+    authors, firsts = keys_of(posts.author)[rows], first[post_of_row]
+    differs = (authors != authors[firsts]).any(axis=1) | (created[rows] != created[rows[firsts]])
+    if differs.any():
+        row = int(rows[np.flatnonzero(differs)[0]])
+        raise invalid(f"post {posts.id[row]} appears twice with different authors or times")
+    post_rows: IntArray = rows[first]
+    return post_rows
 
 
 def _id_ranks(ids: tuple[str, ...], rows: IntArray, voter: IntArray, post: IntArray) -> IntArray:
-    """Rank of each vote id (`ids[rows[i]]`) among the votes of the same (voter, post); zero when
-    unique.
+    """Rank of each vote id (`ids[rows[i]]`) among the votes of repeated (voter, post) pairs;
+    zero for the others.
 
     Only repeated (voter, post) pairs need the id to break ties, so only those ids are sorted.
     """
@@ -169,12 +207,28 @@ def _id_ranks(ids: tuple[str, ...], rows: IntArray, voter: IntArray, post: IntAr
     if not rows.shape[0]:
         return ranks
     key = voter * (int(post.max()) + 1) + post
-    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-    repeated = np.flatnonzero(counts[inverse] > 1)
+    order = np.argsort(key)
+    same = key[order][1:] == key[order][:-1]
+    if not same.any():
+        return ranks
+    in_repeat = np.zeros(rows.shape[0], dtype=bool)
+    in_repeat[1:] |= same
+    in_repeat[:-1] |= same
+    repeated = np.sort(order[in_repeat])
     rows_of = rows.tolist()
     for rank, i in enumerate(sorted(repeated.tolist(), key=lambda i: ids[rows_of[i]])):
         ranks[i] = rank
     return ranks
+
+
+def sorted_unique(values: IntArray) -> IntArray:
+    """The distinct values, ascending: `np.unique` without its hash table, which numpy 2.4
+    builds for plain `np.unique` calls and which is many times slower than a sort here."""
+    ordered = np.sort(values)
+    if ordered.shape[0] < 2:
+        return ordered
+    distinct: IntArray = ordered[np.r_[True, ordered[1:] != ordered[:-1]]]
+    return distinct
 
 
 def weighted_sum(index: IntArray, weights: FloatArray, length: int) -> FloatArray:

@@ -5,9 +5,7 @@ checked and indexed a column at a time."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
-import numpy as np
+from dataclasses import InitVar, dataclass
 
 from koinon.errors import invalid
 from koinon.rewards.model import Bond, EpochInput, Follow, NoteOutcome, Post, Vote
@@ -23,17 +21,17 @@ def _types(values: tuple[object, ...], allowed: type | tuple[type, ...]) -> bool
 
 def _check_hex(name: str, values: tuple[str, ...]) -> None:
     """Every value a 64-char lowercase hex string, checked on all of them joined at once."""
-    if not values:
-        return
-    if not _types(values, str):
-        raise invalid(f"{name} must be 64 lowercase hex characters")
-    lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
-    if (lengths != 64).any():
-        raise invalid(f"{name} must be 64 lowercase hex characters")
-    joined = "".join(values)
+    try:
+        joined = "".join(values)  # only strings join
+    except TypeError:
+        raise invalid(f"{name} must be 64 lowercase hex characters") from None
     # ASCII first, so that the encoding is one byte per character; then nothing may remain once
     # the hex digits are deleted
-    if not joined.isascii() or joined.encode("ascii").translate(None, _HEX_DIGITS):
+    if values and (
+        set(map(len, values)) != {64}
+        or not joined.isascii()
+        or joined.encode("ascii").translate(None, _HEX_DIGITS)
+    ):
         raise invalid(f"{name} must be 64 lowercase hex characters")
 
 
@@ -56,9 +54,12 @@ class PostColumns:
     id: tuple[str, ...] = ()
     author: tuple[str, ...] = ()
     created_at: tuple[int, ...] = ()
+    check: InitVar[bool] = True  # False: the caller made every row from parsed events
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, check: bool) -> None:
         _check_lengths("post", self.id, self.author, self.created_at)
+        if not check:
+            return
         _check_hex("post id", self.id)
         _check_hex("post author", self.author)
         _check_times("post created_at", self.created_at)
@@ -70,6 +71,7 @@ class PostColumns:
             tuple(p.id for p in posts),
             tuple(p.author for p in posts),
             tuple(p.created_at for p in posts),
+            check=False,  # records check themselves
         )
 
     def __len__(self) -> int:
@@ -90,11 +92,14 @@ class VoteColumns:
     direction: tuple[int, ...] = ()
     weight: tuple[float, ...] = ()
     created_at: tuple[int, ...] = ()
+    check: InitVar[bool] = True  # False: the caller made every row from parsed events
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, check: bool) -> None:
         _check_lengths(
             "vote", self.id, self.voter, self.post_id, self.direction, self.weight, self.created_at
         )
+        if not check:
+            return
         _check_hex("vote id", self.id)
         _check_hex("voter", self.voter)
         _check_hex("voted post id", self.post_id)
@@ -122,6 +127,7 @@ class VoteColumns:
             tuple(v.direction for v in votes),
             tuple(v.weight for v in votes),
             tuple(v.created_at for v in votes),
+            check=False,  # records check themselves
         )
 
     def __len__(self) -> int:
@@ -148,9 +154,12 @@ class FollowColumns:
 
     follower: tuple[str, ...] = ()
     followee: tuple[str, ...] = ()
+    check: InitVar[bool] = True  # False: the caller made every row from parsed events
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, check: bool) -> None:
         _check_lengths("follow", self.follower, self.followee)
+        if not check:
+            return
         # followers repeat once per edge: checking each account once is enough
         _check_hex("follower", tuple(set(self.follower)))
         _check_hex("followee", tuple(set(self.followee)))
@@ -158,7 +167,11 @@ class FollowColumns:
     @classmethod
     def of(cls, follows: tuple[Follow, ...]) -> FollowColumns:
         """The columns of `follows`, in their order."""
-        return cls(tuple(f.follower for f in follows), tuple(f.followee for f in follows))
+        return cls(
+            tuple(f.follower for f in follows),
+            tuple(f.followee for f in follows),
+            check=False,  # records check themselves
+        )
 
     def __len__(self) -> int:
         return len(self.follower)

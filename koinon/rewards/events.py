@@ -49,15 +49,17 @@ def _vote_parts(event: Event) -> tuple[str, int, float] | None:
     direction = _DIRECTIONS.get(event.content)
     if direction is None:
         return None
-    target = None
-    for tag in reversed(event.tags):
-        if len(tag) >= 2 and tag[0] == "e":
-            target = tag[1]
-            break
+    target = raw_weight = None
+    for tag in event.tags:  # one pass: the last `e` tag and the first `weight` tag
+        if len(tag) >= 2:
+            name = tag[0]
+            if name == "e":
+                target = tag[1]
+            elif name == "weight" and raw_weight is None:
+                raw_weight = tag[1]
     if target is None:
         return None
     weight = 1.0
-    raw_weight = event.first_tag("weight")
     if raw_weight is not None:
         try:
             weight = float(raw_weight)
@@ -170,7 +172,7 @@ def _epoch_columns(events: Iterable[Event], config: RewardsConfig, epoch: int) -
     # A vote whose target is not a post of the epoch is dropped here; a target that is not hex
     # never names one, so it needs no check of its own.
     cast = [row for row in votes.values() if row[2] in posts]
-    vote_columns = tuple(zip(*cast, strict=True)) if cast else ((),) * 6
+    ids, voters, targets, directions, weights, times = zip(*cast, strict=True) if cast else [()] * 6
     followers: list[str] = []
     followees: list[str] = []
     for author, event in contacts.items():
@@ -189,13 +191,16 @@ def _epoch_columns(events: Iterable[Event], config: RewardsConfig, epoch: int) -
         end=end,
         pool=config.pool_per_epoch,
         trust_seeds=config.trust_seeds,
+        # every value below comes from a parsed event or was checked above, so the columns need
+        # not check a million of them again
         posts=PostColumns(
             tuple(posts),
             tuple(e.pubkey for e in posts.values()),
             tuple(e.created_at for e in posts.values()),
+            check=False,
         ),
-        votes=VoteColumns(*vote_columns),
-        follows=FollowColumns(tuple(followers), tuple(followees)),
+        votes=VoteColumns(ids, voters, targets, directions, weights, times, check=False),
+        follows=FollowColumns(tuple(followers), tuple(followees), check=False),
         bonds=tuple(b for _, (_, b) in sorted(bonds.items()) if b.event_id in settled),
         outcomes=tuple(o for _, (_, o) in sorted(outcomes.items())),
     )

@@ -45,7 +45,7 @@ def index_epoch(epoch: EpochInput) -> tuple[EpochArrays, list[str], list[str]]:
         (post_of[v.post_id], time, account_of[v.voter], v.direction, v.weight)
         for time, v in latest.values()
     )
-    column = list(zip(*rows, strict=True)) if rows else [[]] * 5
+    column: list[tuple[object, ...]] = list(zip(*rows, strict=True)) if rows else [()] * 5
     misleading = [False] * len(post_ids)
     for outcome in epoch.outcomes:
         if outcome.status == NoteStatus.MISLEADING and outcome.post_id in post_of:
