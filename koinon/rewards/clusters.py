@@ -1,16 +1,23 @@
-"""Clusters: groups of accounts that vote for each other.
+"""Clusters: groups of accounts that vote for each other, or that keep their trust among
+themselves.
 
-Clusters come from label propagation that maximizes modularity (LPAm, Barber and Clark 2009) on the
-undirected voter-author graph weighted by vote mass, so a group lands in one cluster when it votes
-for its own members more than chance would, whether or not its members follow each other. Follows
-are left out on purpose: a ring that follows many honest accounts would otherwise hide among them.
+Clusters come from label propagation that maximizes modularity (LPAm, Barber and Clark 2009).
+Vote clusters use the undirected voter-author graph weighted by vote mass, so a group lands in one
+cluster when it votes for its own members more than chance would, whether or not its members
+follow each other (a ring that follows many honest accounts would otherwise hide among them).
+Trust clusters use the directed follow graph weighted by the trust each follow carries: an account
+joins the group that receives most of the trust it passes on, so accounts that hand all their
+trust to a farm land in the farm's cluster even though honest accounts follow them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from koinon.rewards.arrays import BoolArray, FloatArray, IntArray, weighted_sum
+from koinon.rewards.median import weighted_median
 from koinon.rewards.params import Params
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -35,24 +42,37 @@ def _slot_hash(label: IntArray, salt: int) -> IntArray:
 
 
 def label_clusters(
-    n_accounts: int, src: IntArray, dst: IntArray, weight: FloatArray, params: Params
+    n_accounts: int,
+    src: IntArray,
+    dst: IntArray,
+    weight: FloatArray,
+    params: Params,
+    directed: bool = False,
 ) -> IntArray:
     """A cluster label per account (an account number); unlinked accounts stay alone.
 
     Two levels, as in Louvain: accounts first join neighbouring labels, then the groups found are
     merged as units on the graph of links between them, which converges in a few rounds where
-    account-level moves would need dozens.
+    account-level moves would need dozens. `directed`: an account weighs only the links it makes
+    (src to dst) against the links the other groups receive (directed modularity), so it joins
+    the group its links go to, not the groups that link to it.
     """
     labels = np.arange(n_accounts, dtype=np.int64)
     keep = (weight > 0.0) & (src != dst)
     if not keep.any() or params.cluster_rounds == 0:
         return labels
-    row = np.concatenate([src[keep], dst[keep]])
-    col = np.concatenate([dst[keep], src[keep]])
-    mass = np.concatenate([weight[keep], weight[keep]])
-    degree = weighted_sum(row, mass, n_accounts)
-    two_m = float(degree.sum())
-    labels = _propagate(labels, row, col, mass, degree, two_m, params, params.cluster_rounds)
+    if directed:
+        row, col, mass = src[keep], dst[keep], weight[keep]
+        out_degree = weighted_sum(row, mass, n_accounts)
+        in_degree = weighted_sum(col, mass, n_accounts)
+    else:
+        row = np.concatenate([src[keep], dst[keep]])
+        col = np.concatenate([dst[keep], src[keep]])
+        mass = np.concatenate([weight[keep], weight[keep]])
+        out_degree = in_degree = weighted_sum(row, mass, n_accounts)
+    total = float(mass.sum())
+    graph = _Graph(row, col, mass, out_degree, in_degree)
+    labels = _propagate(labels, graph, total, params)
     # the graph of groups: nodes are labels, links summed, links inside a group dropped
     groups, member_of = np.unique(labels, return_inverse=True)
     count = groups.shape[0]
@@ -64,27 +84,32 @@ def label_clusters(
     between = group_src != group_dst
     merged = _propagate(
         np.arange(count, dtype=np.int64),
-        group_src[between],
-        group_dst[between],
-        pair_mass[between],
-        weighted_sum(member_of, degree, count),
-        two_m,
+        _Graph(
+            group_src[between],
+            group_dst[between],
+            pair_mass[between],
+            weighted_sum(member_of, out_degree, count),
+            weighted_sum(member_of, in_degree, count),
+        ),
+        total,
         params,
-        params.cluster_rounds,
     )
     return groups[merged][member_of]
 
 
-def _propagate(
-    labels: IntArray,
-    row: IntArray,
-    col: IntArray,
-    mass: FloatArray,
-    degree: FloatArray,
-    two_m: float,
-    params: Params,
-    rounds: int,
-) -> IntArray:
+@dataclass(frozen=True, eq=False)
+class _Graph:
+    """Links to propagate labels over: a node weighs its links `row -> col`; the null model of
+    modularity pairs its out-degree with the in-degree of the label it might join."""
+
+    row: IntArray
+    col: IntArray
+    mass: FloatArray
+    out_degree: FloatArray
+    in_degree: FloatArray
+
+
+def _propagate(labels: IntArray, graph: _Graph, total: float, params: Params) -> IntArray:
     """LPAm rounds: each node (half of them per round) moves to the neighbouring label with the
     largest modularity gain, if that beats staying. Labels are node numbers.
 
@@ -93,27 +118,30 @@ def _propagate(
     is recognised by its label sum and skipped.
     """
     n = labels.shape[0]
-    scale = params.cluster_resolution * degree / two_m
+    row, col, mass = graph.row, graph.col, graph.mass
+    scale = params.cluster_resolution * graph.out_degree / total
     cells = n * _SLOTS
     every = np.arange(n, dtype=np.int64)
     slot_of = _slot_hash(every, 0) % _SLOTS  # labels are node numbers, so hash them once
     check_of = (_slot_hash(every, 1) % 1024).astype(np.float64)
-    linked = degree > 0.0
+    linked = graph.out_degree > 0.0
     stable = 0
-    for round_no in range(rounds):
+    for round_no in range(params.cluster_rounds):
         movers = _movers(n, round_no) & linked
         # only the links of the nodes that may move this round are looked at
         mine = movers[row]
         r, c, m = row[mine], col[mine], mass[mine]
-        label_degree = weighted_sum(labels, degree, n)
+        label_degree = weighted_sum(labels, graph.in_degree, n)
         near = labels[c]
         cell = r * _SLOTS + slot_of[near]
-        total = weighted_sum(cell, m, cells)
+        link_total = weighted_sum(cell, m, cells)
         count = np.bincount(cell, minlength=cells)
         label_sum = weighted_sum(cell, near.astype(np.float64), cells)
         check_sum = weighted_sum(cell, check_of[near], cells)
         # only filled slots from here on; they come sorted by node
         filled = np.flatnonzero(count)
+        if filled.shape[0] == 0:
+            break
         node = filled // _SLOTS
         hits = count[filled].astype(np.float64)
         sums = label_sum[filled]
@@ -122,11 +150,9 @@ def _propagate(
         # two labels sharing a slot almost never pass both, and such a slot is skipped
         clean = (sums == guess * hits) & (check_sum[filled] == check_of[guess] * hits)
         clean &= guess != labels[node]
-        gain = np.where(clean, total[filled] - scale[node] * label_degree[guess], -np.inf)
+        gain = np.where(clean, link_total[filled] - scale[node] * label_degree[guess], -np.inf)
         to_own = weighted_sum(r, np.where(near == labels[r], m, 0.0), n)
-        own_gain = to_own - scale * (label_degree[labels] - degree)
-        if filled.shape[0] == 0:
-            break
+        own_gain = to_own - scale * (label_degree[labels] - graph.in_degree)
         starts = np.flatnonzero(np.r_[True, node[1:] != node[:-1]])
         nodes = node[starts]
         best_of = np.maximum.reduceat(gain, starts)
@@ -147,29 +173,6 @@ def _propagate(
     return labels
 
 
-def closure_factor(
-    labels: IntArray, trust: FloatArray, inflow: FloatArray, restart: FloatArray, params: Params
-) -> FloatArray:
-    """Per account, the factor its trust is scaled by so that a cluster holds at most
-    `closure_tolerance` times the trust that flows into it from outside.
-
-    A group that follows only itself keeps every bit of trust that reaches it, so seeded PageRank
-    inflates it (a link farm). Clusters where a fair part of the trust comes straight from the
-    seeds' restarts are where trust originates, and keep theirs: one seed befriended by a ring
-    is not enough for that. `inflow` is each account's trust from the restart and from follows by
-    accounts of other clusters.
-    """
-    n = labels.shape[0]
-    held = weighted_sum(labels, trust, n)
-    received = weighted_sum(labels, inflow, n)
-    seeded = weighted_sum(labels, restart, n) >= params.seeded_cluster * held
-    capped = (held > 0.0) & ~seeded
-    factor = np.ones(n, dtype=np.float64)
-    allowed = params.closure_tolerance * received[capped]
-    factor[capped] = np.minimum(1.0, allowed / held[capped])
-    return factor[labels]
-
-
 def in_cluster_factor(
     labels: IntArray,
     voter: IntArray,
@@ -178,11 +181,25 @@ def in_cluster_factor(
     authors: IntArray,
     weight: FloatArray,
     params: Params,
+    followed: BoolArray | None = None,
 ) -> FloatArray:
     """Per upvote, the factor its mass counts with: 1 across clusters, at most 1 within one."""
-    cap = self_support_cap(labels, voter, author, mass, authors, weight, params)
+    cap = self_support_cap(labels, voter, author, mass, authors, weight, params, followed)
     voter_cluster = labels[voter]
     return np.where(voter_cluster == labels[author], cap[voter_cluster], 1.0)
+
+
+def follows_author(
+    follow_src: IntArray, follow_dst: IntArray, voter: IntArray, author: IntArray, n: int
+) -> BoolArray:
+    """Per vote, whether its voter follows the post's author."""
+    edges = np.unique(follow_src * n + follow_dst)
+    if edges.shape[0] == 0:
+        return np.zeros(voter.shape[0], dtype=bool)
+    key = voter * n + author
+    at = np.minimum(np.searchsorted(edges, key), edges.shape[0] - 1)
+    found: BoolArray = edges[at] == key
+    return found
 
 
 def self_support_cap(
@@ -193,6 +210,7 @@ def self_support_cap(
     authors: IntArray,
     weight: FloatArray,
     params: Params,
+    followed: BoolArray | None = None,
 ) -> FloatArray:
     """Per cluster, the factor its votes for its own authors count with (1 for most).
 
@@ -203,6 +221,12 @@ def self_support_cap(
     preference (the vote-weighted median, at most `in_cluster_tolerance`). Beyond that its
     self-support is scaled down: a ring gets from itself what a community would, however large
     it is and however it camouflages.
+
+    A community likes its own because its members read each other: most of what they vote for
+    comes from people they follow. `followed` tells, per vote, whether the voter follows the
+    author; a cluster whose votes go less to people its voters follow than the typical cluster's
+    earns the preference only in proportion, down to none (its fair share exactly) for a group
+    that votes for each other without reading each other.
     """
     n = labels.shape[0]
     voter_cluster = labels[voter]
@@ -226,11 +250,15 @@ def self_support_cap(
     ratio = np.divide(
         inside[active], fair[active], out=np.full(active.shape[0], np.inf), where=fair[active] > 0.0
     )
-    order = np.argsort(ratio, kind="stable")
-    cumulative = np.cumsum(spent[active][order])
-    typical = float(ratio[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
-    tolerance = min(max(typical, 1.0), params.in_cluster_tolerance)
-    allowed = tolerance * fair
+    typical = weighted_median(ratio, spent[active])
+    preference = np.full(n, min(max(typical, 1.0), params.in_cluster_tolerance) - 1.0)
+    if followed is not None:
+        voting = np.flatnonzero(spent > 0.0)
+        reading = weighted_sum(voter_cluster[followed], mass[followed], n)[voting] / spent[voting]
+        usual = weighted_median(reading, spent[voting])
+        if usual > 0.0:
+            preference[voting] *= np.minimum(reading / usual, 1.0)
+    allowed = (1.0 + preference) * fair
     cap = np.ones(n, dtype=np.float64)
     over = inside > allowed
     cap[over] = allowed[over] / inside[over]

@@ -14,9 +14,8 @@ class Params:
     # Trust: personalized PageRank over follows, restarting at the seeds.
     trust_damping: float = 0.5  # probability a trust walk follows an edge instead of restarting
     trust_iterations: int = 24  # fixed count (0.5^24 < 1e-7), the same arithmetic everywhere
-    trust_cap: float = 3.0  # no voter weighs more than this many times the typical voter
-    closure_tolerance: float = 1.5  # trust a cluster may hold per unit flowing into it ...
-    seeded_cluster: float = 0.1  # ... unless this much of its trust comes from seed restarts
+    trust_cap: float = 1.5  # no voter weighs more than this many times the typical voter
+    closure_tolerance: float = 0.2  # exclusivity a trust cluster may show (0: none, 1: closed)
     misleading_trust_factor: float = 0.5  # trust kept by an author of a post settled misleading
 
     # Votes: each voter's trust is a budget shared by all their votes in the epoch.
@@ -32,7 +31,7 @@ class Params:
 
     # Split of the pool, and curation.
     author_share: float = 0.75  # the rest of the pool pays curators
-    curation_floor: float = 0.1  # share of a curation weight that the latest voter still gets
+    curation_floor: float = 0.4  # share of a curation weight that the latest voter still gets
 
     # Bonds.
     slash_fraction: float = 1.0  # part of a bond slashed when its post is settled misleading
@@ -41,6 +40,7 @@ class Params:
     def __post_init__(self) -> None:
         fractions = {
             "trust_damping": self.trust_damping,
+            "closure_tolerance": self.closure_tolerance,
             "misleading_trust_factor": self.misleading_trust_factor,
             "author_share": self.author_share,
             "curation_floor": self.curation_floor,
@@ -54,8 +54,6 @@ class Params:
             raise invalid("trust_damping must be below 1")
         positive = {
             "trust_cap": self.trust_cap,
-            "closure_tolerance": self.closure_tolerance,
-            "seeded_cluster": self.seeded_cluster,
             "cluster_resolution": self.cluster_resolution,
             "in_cluster_tolerance": self.in_cluster_tolerance,
             "concave_knee": self.concave_knee,

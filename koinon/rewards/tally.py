@@ -15,8 +15,9 @@ import numpy as np
 from koinon.rewards.arrays import EpochArrays, FloatArray, IntArray, weighted_sum
 from koinon.rewards.bridging import cluster_support, with_bridging
 from koinon.rewards.budget import vote_mass
+from koinon.rewards.closure import closed_trust
 from koinon.rewards.clusters import (
-    closure_factor,
+    follows_author,
     label_clusters,
     respend_excess,
     self_support_cap,
@@ -24,19 +25,14 @@ from koinon.rewards.clusters import (
 from koinon.rewards.curation import curation_rewards
 from koinon.rewards.downvotes import downvote_pressure, net_score
 from koinon.rewards.params import Params
-from koinon.rewards.trust import (
-    outside_inflow,
-    penalize_misleading,
-    propagate_trust,
-    voter_weights,
-)
+from koinon.rewards.trust import penalize_misleading, propagate_trust, voter_weights
 
 
 @dataclass(frozen=True, eq=False)
 class Tally:
     """Everything the mechanism computed for an epoch, before integer rounding."""
 
-    trust: FloatArray  # per account, after the closure cap
+    trust: FloatArray  # per account, after the closure of trust clusters
     weight: FloatArray  # per account, voting weight in [0, 1]
     cluster: IntArray  # per account, its cluster label
     post_score: FloatArray  # per post, what its author is paid in proportion to
@@ -52,30 +48,28 @@ def tally(epoch: EpochArrays, params: Params, penalized: IntArray | None = None)
     up = first.up & (first.mass > 0.0)
     voter, post = epoch.vote_voter[up], epoch.vote_post[up]
     author = epoch.post_author[post]
-    # Two partitions: groups that follow or vote for each other (for the trust cap), and groups
-    # that vote for each other (for the vote cap): follows would let a vote ring hide among the
-    # honest accounts it follows.
+    # Two partitions: groups that keep their trust among themselves (directed, by where each
+    # account's trust goes), and groups that vote for each other (undirected; follows left out,
+    # since a vote ring that follows many honest accounts would hide among them).
     closed = label_clusters(
-        n,
-        np.concatenate([epoch.follow_src, voter]),
-        np.concatenate([epoch.follow_dst, author]),
-        np.concatenate([flow.edge_flow, first.mass[up]]),
-        params,
+        n, epoch.follow_src, epoch.follow_dst, flow.edge_flow, params, directed=True
     )
     cluster = label_clusters(n, voter, author, first.mass[up], params)
-    inflow = outside_inflow(flow, epoch.follow_src, epoch.follow_dst, closed)
-    trust = flow.trust * closure_factor(closed, flow.trust, inflow, flow.restart, params)
+    trust = closed_trust(closed, flow, epoch.follow_src, epoch.follow_dst, params)
     offenders = epoch.post_author[epoch.misleading]
     if penalized is not None:
         offenders = np.concatenate([offenders, penalized])
-    weight = penalize_misleading(voter_weights(trust, flow.restart, params), offenders, params)
+    weight = penalize_misleading(
+        voter_weights(trust, flow.restart, params, closed), offenders, params
+    )
 
     votes = vote_mass(epoch, weight, params)
     up = votes.up & (votes.mass > 0.0)
     voter, post, mass = epoch.vote_voter[up], epoch.vote_post[up], votes.mass[up]
     author = epoch.post_author[post]
     authors = np.unique(epoch.post_author)
-    cap = self_support_cap(cluster, voter, author, mass, authors, weight, params)
+    followed = follows_author(epoch.follow_src, epoch.follow_dst, voter, author, n)
+    cap = self_support_cap(cluster, voter, author, mass, authors, weight, params, followed)
     effective = mass * np.where(cluster[voter] == cluster[author], cap[cluster[voter]], 1.0)
 
     knee = params.concave_knee * (float(mass.sum()) / mass.shape[0]) if mass.shape[0] else 1.0

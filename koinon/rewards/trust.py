@@ -4,7 +4,7 @@ Trust starts at the seeds and flows along follows, each account splitting what i
 equally among the accounts it follows. A sybil farm receives only what flows over the few edges
 real users gave it, however many accounts it creates (the SybilRank argument), and following many
 accounts gives none of them more. What a closed group gains by following only itself is taken
-back per cluster (clusters.closure_factor).
+back per cluster (closure.py).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from koinon.rewards.arrays import FloatArray, IntArray, weighted_sum
+from koinon.rewards.median import weighted_median
 from koinon.rewards.params import Params
 
 
@@ -55,32 +56,37 @@ def propagate_trust(
     return TrustFlow(trust=trust, restart=restart, edge_flow=alpha * trust[src] * share)
 
 
-def outside_inflow(flow: TrustFlow, src: IntArray, dst: IntArray, labels: IntArray) -> FloatArray:
-    """Per account, trust from restarts and from followers in other clusters."""
-    cross = labels[src] != labels[dst]
-    inflow: FloatArray = flow.restart + weighted_sum(
-        dst[cross], flow.edge_flow[cross], labels.shape[0]
-    )
-    return inflow
-
-
-def voter_weights(trust: FloatArray, restart: FloatArray, params: Params) -> FloatArray:
+def voter_weights(
+    trust: FloatArray, restart: FloatArray, params: Params, labels: IntArray | None = None
+) -> FloatArray:
     """Voting weight: trust, capped at `trust_cap` times the typical trust.
 
     "Typical" is the median of the trust accounts receive from follows, weighted by that trust:
     a sybil farm of many accounts with tiny trust cannot drag it down, and the seeds' restart mass
     does not count. The cap keeps the seeds and a few hubs from outvoting everyone (and from being
-    the obvious accounts to buy votes from). Below it weight is linear in trust, so splitting trust
-    over many accounts gains nothing.
+    the obvious accounts to buy votes from). Below it weight is linear in trust.
+
+    A cap per account rewards splitting: a farm that spreads its trust over a thousand accounts
+    keeps all of it, where ten accounts would have been capped. So with trust clusters (`labels`)
+    the weight the cap takes from a member is given back to the others of its cluster in
+    proportion to their weight: a cluster weighs what its members received, however many there
+    are. Only the seeds' restart mass, which the operators hand out, stays capped.
     """
     received = trust - restart
     values = received[received > 0.0]
     if values.shape[0] == 0:
         return trust.copy()
-    values = np.sort(values)
-    cumulative = np.cumsum(values)
-    typical = float(values[np.searchsorted(cumulative, 0.5 * cumulative[-1])])
-    return np.minimum(trust, params.trust_cap * typical)
+    cap = params.trust_cap * weighted_median(values, values)
+    weight: FloatArray = np.minimum(trust, cap)
+    if labels is None:
+        return weight
+    n = trust.shape[0]
+    own = np.minimum(np.minimum(restart, cap) + np.maximum(received, 0.0), trust)
+    whole = weighted_sum(labels, own, n)
+    kept = weighted_sum(labels, weight, n)
+    give_back = np.divide(whole, kept, out=np.ones(n), where=kept > 0.0)
+    weighted: FloatArray = weight * np.maximum(give_back, 1.0)[labels]
+    return weighted
 
 
 def penalize_misleading(weight: FloatArray, offenders: IntArray, params: Params) -> FloatArray:

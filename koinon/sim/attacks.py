@@ -1,10 +1,11 @@
 """What attackers do: a set of strategies, each turning an honest world into an event log.
 
 Attackers control 20% of the real accounts (and stake) and may create sybils. For every scheme
-they play whichever strategy pays them most (runner.py), so each scheme meets the attack that is
-best against it, including attacks aimed at Koinon's own defences: camouflage against the
-cluster cap, sparse rings against cluster detection, attackers vouching for their sybils against
-trust, and buying votes from whoever has the most weight under each scheme.
+they play whichever strategy pays them most (runner.py; the set is in strategies.py), so each
+scheme meets the attack that is best against it, including attacks aimed at Koinon's own
+defences: camouflage against the cluster cap, sparse rings against cluster detection, attackers
+vouching for their sybils against trust, and buying votes from whoever has the most weight
+under each scheme (evasion.py has the replies to Koinon's closure and reading checks).
 """
 
 from __future__ import annotations
@@ -290,21 +291,6 @@ def mixed(world: World, fakes: int, rng: np.random.Generator) -> Plan:
 
 
 Strategy = Callable[[World, int, np.random.Generator], Plan]
-
-STRATEGIES: dict[str, Strategy] = {
-    "honest": honest,
-    "self_vote": self_vote,
-    "ring": ring,
-    "ring_camouflage": ring_camouflage,
-    "ring_sparse": ring_sparse,
-    "ring_downvote": ring_downvote,
-    "early_bot": early_bot,
-    "sybil": sybil,
-    "sybil_vouched": sybil_vouched,
-    "buy_from_whales": buy_from_whales,
-    "buy_from_trusted": buy_from_trusted,
-}
-NEEDS_FAKES = frozenset({"sybil", "sybil_vouched"})
 
 
 def assemble(world: World, plan: Plan) -> EventLog:

@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from koinon.sim.attacks import NEEDS_FAKES, STRATEGIES, Plan, assemble, mixed
+from koinon.sim.attacks import Plan, assemble, mixed
 from koinon.sim.hive import settle_hive
 from koinon.sim.koinon_scheme import settle_koinon
 from koinon.sim.log import ATTACKER, SYBIL, EventLog, FloatArray
 from koinon.sim.metrics import FIGURES, Estimate, Figures, estimate, measure
 from koinon.sim.schemes import Rewards
 from koinon.sim.steem import settle_steem
+from koinon.sim.strategies import NEEDS_FAKES, STRATEGIES
 from koinon.sim.world import WorldConfig, generate_world
 
 SCHEMES: dict[str, Callable[[EventLog], Rewards]] = {

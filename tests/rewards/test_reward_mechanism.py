@@ -100,6 +100,39 @@ def test_a_ring_gets_from_itself_a_bounded_multiple_of_its_fair_share(size: int)
     assert respent.shape == (1,)
 
 
+def test_a_cluster_that_does_not_read_whom_it_upvotes_gets_only_its_fair_share() -> None:
+    # clusters 0 and 1 (40 voters each) vote 60% for their own authors, 40% for the other's;
+    # cluster 2 (20 voters) votes only for itself. Clusters 0 and 1 vote for people they follow.
+    voter: list[int] = []
+    author: list[int] = []
+    for v in range(80):
+        own, other = (0, 40) if v < 40 else (40, 0)
+        voter += [v] * 5
+        author += [own + (v + k) % 40 for k in range(3)] + [other + (v + k) % 40 for k in range(2)]
+    for v in range(80, 100):
+        voter += [v] * 5
+        author += [80 + (v + k) % 20 for k in range(1, 6)]
+    labels = arr([0] * 40 + [40] * 40 + [80] * 20)
+    mass = np.ones(len(voter))
+    weight = np.ones(100)
+    authors = arr(list(range(100)))
+    ring = np.array(voter) >= 80
+
+    def ring_support(reads: bool) -> float:
+        followed = ~ring | reads
+        factor = in_cluster_factor(
+            labels, arr(voter), arr(author), mass, authors, weight, PARAMS, followed
+        )
+        assert factor[~ring].min() == 1.0  # the reading communities keep their preference
+        return float((mass * factor)[ring].sum())
+
+    fair = 0.2 * 20 * 5  # its authors' share of all authors' weight, times its mass
+    assert ring_support(reads=False) == pytest.approx(fair)
+    # reading whom it upvotes, it may prefer itself as much as the typical community does
+    # (60% of its votes for its own 40% of the authors)
+    assert ring_support(reads=True) == pytest.approx(1.5 * fair)
+
+
 def test_misleading_outcome_slashes_bonds_to_writers_and_pool() -> None:
     owner, w1, w2 = key("owner"), key("w1"), key("w2")
     target = key("post:claim")

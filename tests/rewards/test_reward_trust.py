@@ -1,13 +1,14 @@
-"""Seeded trust: hand-computed PageRank, sybil farms, the closure cap, voter weights."""
+"""Seeded trust: hand-computed PageRank, sybil farms, the closure of trust clusters, weights."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from koinon.rewards.clusters import closure_factor
+from koinon.rewards.closure import closed_trust
+from koinon.rewards.clusters import label_clusters
 from koinon.rewards.params import Params
-from koinon.rewards.trust import outside_inflow, propagate_trust, voter_weights
+from koinon.rewards.trust import propagate_trust, voter_weights
 
 PARAMS = Params()
 
@@ -56,19 +57,96 @@ def test_a_farm_holds_the_same_trust_whatever_its_size(fakes: int) -> None:
     assert farm_trust(fakes) < 0.2
 
 
-def test_the_closure_cap_takes_back_what_a_closed_group_keeps() -> None:
-    # a seed follows one member of a closed ring of five; the ring follows only itself
-    src = [0] + [1 + i for i in range(5)]
-    dst = [1] + [1 + (i + 1) % 5 for i in range(5)]
-    flow = propagate_trust(6, arr(src), arr(dst), arr([0]), PARAMS)
-    labels = arr([0, 1, 1, 1, 1, 1])
-    inflow = outside_inflow(flow, arr(src), arr(dst), labels)
-    assert inflow[1:].sum() == pytest.approx(flow.edge_flow[0])
-    factor = closure_factor(labels, flow.trust, inflow, flow.restart, PARAMS)
-    capped = flow.trust * factor
-    assert factor[0] == 1.0  # the seed's own cluster keeps its trust
-    assert capped[1:].sum() == pytest.approx(PARAMS.closure_tolerance * inflow[1:].sum())
-    assert flow.trust[1:].sum() > capped[1:].sum()
+def community_world(ring_follows_out: bool) -> tuple[list[int], list[int]]:
+    """Two communities of ten (0-9 seeded at 0, 10-19), each member following the next three
+    of its own and one of the other; four members of each also follow one of five accounts
+    20-24. Those five follow each other only, or (`ring_follows_out`) like an open group: the
+    next of their own and two each of 0-9 and 10-19."""
+    src: list[int] = []
+    dst: list[int] = []
+    for base, other in ((0, 10), (10, 0)):
+        for i in range(10):
+            for step in (1, 2, 3):
+                src.append(base + i)
+                dst.append(base + (i + step) % 10)
+            src.append(base + i)
+            dst.append(other + i)
+        for i in range(4):
+            src.append(base + i)
+            dst.append(20 + i)
+    for i in range(5):
+        if ring_follows_out:
+            src += [20 + i] * 5
+            dst += [20 + (i + 1) % 5, i, 5 + i, 10 + i, 15 + i]
+        else:
+            src += [20 + i] * 4
+            dst += [20 + (i + step) % 5 for step in (1, 2, 3, 4)]
+    return src, dst
+
+
+LABELS = arr([0] * 10 + [1] * 10 + [2] * 5)
+
+
+def settled(ring_follows_out: bool) -> tuple[np.ndarray, np.ndarray]:
+    src, dst = community_world(ring_follows_out)
+    flow = propagate_trust(25, arr(src), arr(dst), arr([0]), PARAMS)
+    return flow.trust, closed_trust(LABELS, flow, arr(src), arr(dst), PARAMS)
+
+
+def test_closing_a_group_keeps_no_more_trust_than_opening_it() -> None:
+    raw_closed, closed = settled(ring_follows_out=False)
+    _, opened = settled(ring_follows_out=True)
+    # following only itself multiplies what the ring receives; the closure takes that back
+    assert raw_closed[20:].sum() > opened[20:].sum()
+    assert closed[20:].sum() <= opened[20:].sum() * (1 + 1e-9)
+    # and what the ring should have passed on goes to the others
+    assert closed[:20].sum() > raw_closed[:20].sum()
+
+
+def test_an_open_group_keeps_its_trust() -> None:
+    src, dst = community_world(ring_follows_out=True)
+    flow = propagate_trust(25, arr(src), arr(dst), arr([0]), PARAMS)
+    after = closed_trust(LABELS, flow, arr(src), arr(dst), PARAMS)
+    # a group that follows its own members no more than its size explains is not cut (it may
+    # receive what more exclusive ones should have passed on)
+    assert (after[20:] >= flow.trust[20:]).all()
+
+
+def test_vouchers_land_in_their_farms_cluster() -> None:
+    # 0-59 honest, each following six others and one of the vouchers 60-64; the vouchers follow
+    # only the farm 65-164, which follows six of itself and one voucher
+    rng = np.random.default_rng(7)
+    src: list[int] = []
+    dst: list[int] = []
+    for i in range(60):
+        src += [i] * 7
+        dst += [int(j) for j in rng.choice(np.delete(np.arange(60), i), 6, replace=False)]
+        dst.append(60 + i % 5)
+    for v in range(60, 65):
+        src += [v] * 20
+        dst += [int(j) for j in rng.choice(np.arange(65, 165), 20, replace=False)]
+    for f in range(65, 165):
+        src += [f] * 7
+        others = np.delete(np.arange(65, 165), f - 65)
+        dst += [int(j) for j in rng.choice(others, 6, replace=False)] + [60 + f % 5]
+    flow = propagate_trust(165, arr(src), arr(dst), arr([0]), PARAMS)
+    labels = label_clusters(165, arr(src), arr(dst), flow.edge_flow, PARAMS, directed=True)
+    assert len(set(labels[60:].tolist())) == 1  # vouchers and farm together
+    assert labels[60] not in set(labels[:60].tolist())
+
+
+def test_a_capped_farm_weighs_the_same_however_it_splits() -> None:
+    # a seed (restart 0.5) and accounts receiving trust; cluster 1 holds 0.3 as 3 or 30 accounts
+    def weights(parts: int) -> np.ndarray:
+        trust = np.array([0.6] + [0.01] * 10 + [0.3 / parts] * parts)
+        restart = np.array([0.5] + [0.0] * (10 + parts))
+        labels = arr([0] * 11 + [1] * parts)
+        return voter_weights(trust, restart, PARAMS, labels)
+
+    few, many = weights(3), weights(30)
+    assert few[11:].sum() == pytest.approx(many[11:].sum())
+    assert few[11:].sum() == pytest.approx(0.3)
+    assert few[0] < 0.6  # the seed's restart mass stays capped
 
 
 def test_weights_are_linear_below_the_cap_and_capped_above() -> None:

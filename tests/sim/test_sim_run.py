@@ -88,8 +88,8 @@ def test_koinon_pays_honest_behaviour_its_contribution(quick: dict[str, object])
 
 @pytest.mark.xfail(
     strict=True,
-    reason="measured miss, see docs/rewards.md: adaptive attackers "
-    "gain 5 to 11 points over their contribution under Koinon",
+    reason="measured miss, see docs/rewards.md: adaptive attackers (a loose ring that follows "
+    "whom it upvotes) gain about 5 points over their contribution under Koinon",
 )
 def test_issue_targets_hold_in_the_quick_run(quick: dict[str, object]) -> None:
     checks = quick["targets"]

@@ -1,0 +1,77 @@
+"""Attacks on Koinon's own defences: rings that read each other, farms that look open.
+
+Koinon lets a community prefer its own posts in proportion to how much its members vote for
+people they follow, and it takes back the trust of groups that keep their follows among
+themselves. The obvious replies are to follow the ring members one upvotes (so the ring's votes
+look like reading) and to keep one's ordinary follows while vouching for a sybil farm (so the
+group's trust seems to flow out). These strategies play those replies against every scheme.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from koinon.sim.attacks import Plan, ring, ring_camouflage, ring_sparse, sybil_vouched
+from koinon.sim.log import IntArray
+from koinon.sim.world import World
+
+
+def _follow_upvoted(world: World, plan: Plan) -> tuple[IntArray, IntArray]:
+    """The attackers' ordinary follows plus a follow of every fellow attacker they upvote."""
+    members = world.attackers()
+    votes = plan.votes
+    author = world.post_author[votes.post]
+    mutual = (
+        np.isin(votes.voter, members)
+        & np.isin(author, members)
+        & (votes.direction > 0)
+        & (votes.voter != author)
+    )
+    width = world.n_accounts
+    pairs = np.unique(votes.voter[mutual] * width + author[mutual])
+    mine = np.isin(world.follow_src, members)
+    src = np.concatenate([world.follow_src[mine], pairs // width])
+    dst = np.concatenate([world.follow_dst[mine], pairs % width])
+    return src, dst
+
+
+def ring_follow(world: World, fakes: int, rng: np.random.Generator) -> Plan:
+    """A ring that upvotes only each other, follows whom it upvotes, keeps ordinary follows."""
+    plan = ring(world, fakes, rng)
+    return Plan(
+        votes=plan.votes,
+        keep_attacker_honest_votes=False,
+        attacker_follows=_follow_upvoted(world, plan),
+    )
+
+
+def ring_camouflage_follow(world: World, fakes: int, rng: np.random.Generator) -> Plan:
+    """`ring_camouflage`, also following the ring members it upvotes."""
+    plan = ring_camouflage(world, fakes, rng)
+    return Plan(
+        votes=plan.votes,
+        keep_attacker_honest_votes=True,
+        attacker_follows=_follow_upvoted(world, plan),
+    )
+
+
+def ring_sparse_follow(world: World, fakes: int, rng: np.random.Generator) -> Plan:
+    """`ring_sparse`, also following the ring members it upvotes."""
+    plan = ring_sparse(world, fakes, rng)
+    return Plan(
+        votes=plan.votes,
+        keep_attacker_honest_votes=True,
+        attacker_follows=_follow_upvoted(world, plan),
+    )
+
+
+def sybil_vouched_open(world: World, fakes: int, rng: np.random.Generator) -> Plan:
+    """`sybil_vouched`, but the attackers keep their ordinary follows besides vouching."""
+    plan = sybil_vouched(world, fakes, rng)
+    return Plan(
+        votes=plan.votes,
+        keep_attacker_honest_votes=True,
+        attacker_follows=None,
+        sybils=plan.sybils,
+        sybil_follows=plan.sybil_follows,
+    )
