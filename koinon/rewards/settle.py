@@ -4,6 +4,7 @@ that every node recomputes the same Merkle root of payouts."""
 from __future__ import annotations
 
 import gc
+from bisect import bisect_left
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -50,10 +51,10 @@ def settle_epoch(epoch: EpochInput | EpochColumns, params: Params = DEFAULT_PARA
 
 def _settle(epoch: EpochInput | EpochColumns, params: Params) -> EpochResult:
     arrays, accounts, post_ids = from_input(epoch)
-    index = {pk: i for i, pk in enumerate(accounts)}
     misleading = misleading_posts(epoch.outcomes)
     slashes, to_writers = slash_bonds(epoch.bonds, misleading, params)
-    penalized = np.array(sorted({index[s.owner] for s in slashes if s.owner in index}), np.int64)
+    owners = (_position(accounts, owner) for owner in {s.owner for s in slashes})
+    penalized = np.array(sorted(i for i in owners if i is not None), dtype=np.int64)
     result = tally(arrays, params, penalized)
 
     author_pool, curation_pool = split_pool(epoch.pool, params)
@@ -65,19 +66,17 @@ def _settle(epoch: EpochInput | EpochColumns, params: Params) -> EpochResult:
     if undistributed:  # nothing earned anything: the whole pool waits for a later epoch
         undistributed, curation_parts = epoch.pool, [0] * len(accounts)
 
-    author_parts = [0] * len(accounts)
-    for author, part in zip(arrays.post_author.tolist(), post_parts, strict=True):
-        author_parts[author] += part
+    # only the posts and accounts that earned something are visited
+    paid = [i for i, part in enumerate(post_parts) if part]
+    post_author = arrays.post_author[paid].tolist()
+    author_parts: dict[int, int] = {}
+    for author, i in zip(post_author, paid, strict=True):
+        author_parts[author] = author_parts.get(author, 0) + post_parts[i]
+    earners = set(author_parts).union(i for i, part in enumerate(curation_parts) if part)
     payouts: dict[str, Payout] = {}
-    for i, pubkey in enumerate(accounts):
-        if author_parts[i] or curation_parts[i]:
-            payouts[pubkey] = Payout(
-                pubkey=pubkey,
-                amount=author_parts[i] + curation_parts[i],
-                author=author_parts[i],
-                curation=curation_parts[i],
-                notes=0,
-            )
+    for i in earners:
+        author, curation = author_parts.get(i, 0), curation_parts[i]
+        payouts[accounts[i]] = Payout(accounts[i], author + curation, author, curation, 0)
     for writer, amount in to_writers.items():
         known = payouts.get(writer)
         base = known or Payout(pubkey=writer, amount=0, author=0, curation=0, notes=0)
@@ -89,15 +88,10 @@ def _settle(epoch: EpochInput | EpochColumns, params: Params) -> EpochResult:
             notes=base.notes + amount,
         )
     posts = tuple(
-        PostReward(post_id=pid, author=accounts[author], amount=part, score=float(score))
-        for pid, author, part, score in zip(
-            post_ids,
-            arrays.post_author.tolist(),
-            post_parts,
-            result.post_score.tolist(),
-            strict=True,
+        PostReward(post_id=post_ids[i], author=accounts[author], amount=post_parts[i], score=score)
+        for i, author, score in zip(
+            paid, post_author, result.post_score[paid].tolist(), strict=True
         )
-        if part
     )
     return EpochResult(
         epoch=epoch.epoch,
@@ -106,3 +100,9 @@ def _settle(epoch: EpochInput | EpochColumns, params: Params) -> EpochResult:
         posts=posts,
         undistributed=undistributed,
     )
+
+
+def _position(ordered: list[str], item: str) -> int | None:
+    """The index of `item` in the sorted list `ordered`, or None when it is not there."""
+    at = bisect_left(ordered, item)
+    return at if at < len(ordered) and ordered[at] == item else None
