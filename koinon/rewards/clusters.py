@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from koinon.rewards.arrays import BoolArray, FloatArray, IntArray, weighted_sum
+from koinon.rewards.arrays import BoolArray, FloatArray, IntArray, sorted_unique, weighted_sum
 from koinon.rewards.median import weighted_median
 from koinon.rewards.params import Params
 
@@ -193,12 +193,16 @@ def follows_author(
     follow_src: IntArray, follow_dst: IntArray, voter: IntArray, author: IntArray, n: int
 ) -> BoolArray:
     """Per vote, whether its voter follows the post's author."""
-    edges = np.unique(follow_src * n + follow_dst)
+    edges = sorted_unique(follow_src * n + follow_dst)
     if edges.shape[0] == 0:
         return np.zeros(voter.shape[0], dtype=bool)
     key = voter * n + author
-    at = np.minimum(np.searchsorted(edges, key), edges.shape[0] - 1)
-    found: BoolArray = edges[at] == key
+    # look the keys up in ascending order: far fewer cache misses than in vote order
+    order = np.argsort(key)
+    ordered = key[order]
+    at = np.minimum(np.searchsorted(edges, ordered), edges.shape[0] - 1)
+    found = np.empty(key.shape[0], dtype=bool)
+    found[order] = edges[at] == ordered
     return found
 
 

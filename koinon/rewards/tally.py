@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from koinon.rewards.arrays import EpochArrays, FloatArray, IntArray, weighted_sum
+from koinon.rewards.arrays import EpochArrays, FloatArray, IntArray, sorted_unique, weighted_sum
 from koinon.rewards.bridging import cluster_support, with_bridging
 from koinon.rewards.budget import vote_mass
 from koinon.rewards.closure import closed_trust
@@ -67,7 +67,7 @@ def tally(epoch: EpochArrays, params: Params, penalized: IntArray | None = None)
     up = votes.up & (votes.mass > 0.0)
     voter, post, mass = epoch.vote_voter[up], epoch.vote_post[up], votes.mass[up]
     author = epoch.post_author[post]
-    authors = np.unique(epoch.post_author)
+    authors = sorted_unique(epoch.post_author)
     followed = follows_author(epoch.follow_src, epoch.follow_dst, voter, author, n)
     cap = self_support_cap(cluster, voter, author, mass, authors, weight, params, followed)
     effective = mass * np.where(cluster[voter] == cluster[author], cap[cluster[voter]], 1.0)

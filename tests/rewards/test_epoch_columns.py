@@ -13,7 +13,7 @@ import pytest
 
 from koinon.core.event import Event
 from koinon.errors import Rejected
-from koinon.rewards.arrays import EpochArrays, canonical_votes, from_input
+from koinon.rewards.arrays import EpochArrays, canonical_votes, from_input, sorted_unique
 from koinon.rewards.columns import EpochColumns, FollowColumns, PostColumns, VoteColumns
 from koinon.rewards.model import (
     Bond,
@@ -248,3 +248,10 @@ def test_inputs_digest_is_over_the_sorted_distinct_ids() -> None:
     for chosen in (ids, ids[:1], [], [i for i in ids if not i.startswith("00")]):
         obvious = hashlib.sha256(bytes.fromhex("".join(sorted(set(chosen))))).hexdigest()
         assert inputs_digest(cast(list[Event], [_Id(i) for i in chosen])) == obvious
+
+
+def test_sorted_unique_is_np_unique() -> None:
+    rng = np.random.default_rng(9)
+    for values in (rng.integers(-50, 50, 500), np.zeros(0, dtype=np.int64), np.array([3])):
+        got, expected = sorted_unique(values), np.unique(values)
+        assert got.dtype == expected.dtype and np.array_equal(got, expected)
