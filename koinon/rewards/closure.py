@@ -13,6 +13,8 @@ cluster would have passed it: in proportion to the trust they receive from follo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from koinon.rewards.arrays import FloatArray, IntArray, weighted_sum
@@ -21,11 +23,19 @@ from koinon.rewards.params import Params
 from koinon.rewards.trust import TrustFlow
 
 
+@dataclass(frozen=True, eq=False)
+class Closure:
+    """Per account: trust after the closure, and how open its cluster's follows are."""
+
+    trust: FloatArray  # after the closure of its cluster, plus its part of what was owed
+    openness: FloatArray  # 1, or closure_tolerance / exclusivity of a cluster beyond it
+
+
 def closed_trust(
     labels: IntArray, flow: TrustFlow, src: IntArray, dst: IntArray, params: Params
-) -> FloatArray:
+) -> Closure:
     """Per account, its trust after the closure of its cluster, plus its part of the trust
-    that closed clusters should have passed on.
+    that closed clusters should have passed on; and the openness of its cluster.
 
     For a cluster holding a share h of all trust, the share of its outflow that stays inside is
     its internal share i; its exclusivity is (i - h) / (1 - h): 0 when its members follow each
@@ -42,8 +52,9 @@ def closed_trust(
     passed = weighted_sum(labels[src], flow.edge_flow, n)
     passed_out = weighted_sum(labels[src][cross], flow.edge_flow[cross], n)
     live = np.flatnonzero((held > 0.0) & (passed > 0.0))
+    openness = np.ones(n, dtype=np.float64)
     if live.shape[0] == 0:
-        return flow.trust.copy()
+        return Closure(trust=flow.trust.copy(), openness=openness)
     h = held[live] / float(held.sum())
     rate = passed[live] / held[live]
     internal = 1.0 - passed_out[live] / passed[live]
@@ -55,6 +66,8 @@ def closed_trust(
     allowed = received[live] / (1.0 - rate * allowed_internal)
     factor = np.ones(n, dtype=np.float64)
     factor[live] = np.minimum(allowed / held[live], 1.0)
+    beyond = exclusivity > params.closure_tolerance
+    openness[live[beyond]] = params.closure_tolerance / exclusivity[beyond]
 
     # What each cluster should have passed on at the allowed internal share, less what it did.
     owed = np.zeros(n, dtype=np.float64)
@@ -69,4 +82,4 @@ def closed_trust(
         # trust passed on circulates among its takers as it does in the typical cluster
         circulation = weighted_median(held[live] / np.maximum(received[live], 1e-300), held[live])
         trust = trust + total_owed * circulation * takers / float(takers.sum())
-    return trust
+    return Closure(trust=trust, openness=openness[labels])

@@ -181,10 +181,10 @@ def in_cluster_factor(
     authors: IntArray,
     weight: FloatArray,
     params: Params,
-    followed: BoolArray | None = None,
+    reading: FloatArray | None = None,
 ) -> FloatArray:
     """Per upvote, the factor its mass counts with: 1 across clusters, at most 1 within one."""
-    cap = self_support_cap(labels, voter, author, mass, authors, weight, params, followed)
+    cap = self_support_cap(labels, voter, author, mass, authors, weight, params, reading)
     voter_cluster = labels[voter]
     return np.where(voter_cluster == labels[author], cap[voter_cluster], 1.0)
 
@@ -214,7 +214,7 @@ def self_support_cap(
     authors: IntArray,
     weight: FloatArray,
     params: Params,
-    followed: BoolArray | None = None,
+    reading: FloatArray | None = None,
 ) -> FloatArray:
     """Per cluster, the factor its votes for its own authors count with (1 for most).
 
@@ -227,10 +227,11 @@ def self_support_cap(
     it is and however it camouflages.
 
     A community likes its own because its members read each other: most of what they vote for
-    comes from people they follow. `followed` tells, per vote, whether the voter follows the
-    author; a cluster whose votes go less to people its voters follow than the typical cluster's
-    earns the preference only in proportion, down to none (its fair share exactly) for a group
-    that votes for each other without reading each other.
+    comes from people they follow. `reading` tells, per vote, how far it is such a vote: 1 for a
+    vote for someone the voter follows, less when the voter's follows are themselves a closed
+    group (closure.Closure.openness), 0 otherwise. A cluster whose votes read less than the
+    typical cluster's earns the preference only in proportion, down to none (its fair share
+    exactly) for a group that votes for each other without reading each other.
     """
     n = labels.shape[0]
     voter_cluster = labels[voter]
@@ -256,12 +257,12 @@ def self_support_cap(
     )
     typical = weighted_median(ratio, spent[active])
     preference = np.full(n, min(max(typical, 1.0), params.in_cluster_tolerance) - 1.0)
-    if followed is not None:
+    if reading is not None:
         voting = np.flatnonzero(spent > 0.0)
-        reading = weighted_sum(voter_cluster[followed], mass[followed], n)[voting] / spent[voting]
-        usual = weighted_median(reading, spent[voting])
+        read = weighted_sum(voter_cluster, mass * reading, n)[voting] / spent[voting]
+        usual = weighted_median(read, spent[voting])
         if usual > 0.0:
-            preference[voting] *= np.minimum(reading / usual, 1.0)
+            preference[voting] *= np.minimum(read / usual, 1.0)
     allowed = (1.0 + preference) * fair
     cap = np.ones(n, dtype=np.float64)
     over = inside > allowed

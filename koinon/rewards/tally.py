@@ -55,7 +55,8 @@ def tally(epoch: EpochArrays, params: Params, penalized: IntArray | None = None)
         n, epoch.follow_src, epoch.follow_dst, flow.edge_flow, params, directed=True
     )
     cluster = label_clusters(n, voter, author, first.mass[up], params)
-    trust = closed_trust(closed, flow, epoch.follow_src, epoch.follow_dst, params)
+    closure = closed_trust(closed, flow, epoch.follow_src, epoch.follow_dst, params)
+    trust = closure.trust
     offenders = epoch.post_author[epoch.misleading]
     if penalized is not None:
         offenders = np.concatenate([offenders, penalized])
@@ -68,8 +69,11 @@ def tally(epoch: EpochArrays, params: Params, penalized: IntArray | None = None)
     voter, post, mass = epoch.vote_voter[up], epoch.vote_post[up], votes.mass[up]
     author = epoch.post_author[post]
     authors = sorted_unique(epoch.post_author)
-    followed = follows_author(epoch.follow_src, epoch.follow_dst, voter, author, n)
-    cap = self_support_cap(cluster, voter, author, mass, authors, weight, params, followed)
+    # reading: a vote for someone the voter follows, weighed by how open the voter's follows are
+    reading = follows_author(epoch.follow_src, epoch.follow_dst, voter, author, n)
+    cap = self_support_cap(
+        cluster, voter, author, mass, authors, weight, params, reading * closure.openness[voter]
+    )
     effective = mass * np.where(cluster[voter] == cluster[author], cap[cluster[voter]], 1.0)
 
     knee = params.concave_knee * (float(mass.sum()) / mass.shape[0]) if mass.shape[0] else 1.0

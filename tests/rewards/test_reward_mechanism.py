@@ -119,9 +119,9 @@ def test_a_cluster_that_does_not_read_whom_it_upvotes_gets_only_its_fair_share()
     ring = np.array(voter) >= 80
 
     def ring_support(reads: bool) -> float:
-        followed = ~ring | reads
+        reading = (~ring | reads).astype(np.float64)
         factor = in_cluster_factor(
-            labels, arr(voter), arr(author), mass, authors, weight, PARAMS, followed
+            labels, arr(voter), arr(author), mass, authors, weight, PARAMS, reading
         )
         assert factor[~ring].min() == 1.0  # the reading communities keep their preference
         return float((mass * factor)[ring].sum())
