@@ -64,14 +64,23 @@ async def publish_bundle(client: RelayClient, key: SecretKey, state: State) -> N
     state.device.bundle_published(bundle, state.bundle_at)  # starts consumed keys' grace
 
 
-async def replenish_prekeys(
-    client: RelayClient, key: SecretKey, state: State, save: Callable[[], None]
-) -> list[str]:
-    """Replace consumed one-time prekeys and republish the bundle; the warnings.
+def bundle_stale(state: State, one_time_before: int, now: int) -> bool:
+    """Whether the bundle needs republishing: one-time prekeys consumed since `one_time_before`
+    was counted, or a signed prekey rotation due at `now`."""
+    return len(state.device.one_time) < one_time_before or state.device.rotation_due(now)
 
-    The new prekeys are saved before the bundle naming them is published, so none is lost.
+
+async def replenish_prekeys(
+    client: RelayClient, key: SecretKey, state: State, save: Callable[[], None], now: int
+) -> list[str]:
+    """Replace consumed one-time prekeys, rotate the signed prekey if due at `now`, and
+    republish the bundle; the warnings.
+
+    The new prekeys are saved before the bundle naming them is published, so none is lost; the
+    old signed prekey is kept until `forget_signed_prekeys` finds its grace over.
     """
     state.device.top_up(ONE_TIME_PREKEYS, os.urandom)
+    state.device.rotate_signed_prekey(now, os.urandom)
     save()
     try:
         await publish_bundle(client, key, state)

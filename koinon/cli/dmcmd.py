@@ -18,7 +18,13 @@ import time
 from typing import Any
 
 from koinon.cli import stamping
-from koinon.cli.bundles import ONE_TIME_PREKEYS, fetch_bundles, publish_bundle, replenish_prekeys
+from koinon.cli.bundles import (
+    ONE_TIME_PREKEYS,
+    bundle_stale,
+    fetch_bundles,
+    publish_bundle,
+    replenish_prekeys,
+)
 from koinon.cli.client import RelayClient, RelayError
 from koinon.cli.dmstore import STATE_FILE, DmError, Entry, State, folder, load, store, unlock
 from koinon.cli.lines import add_history_options, warn, when
@@ -95,11 +101,14 @@ async def dm_init(args: argparse.Namespace) -> int:
     """Create (or top up) this device and publish its bundle."""
     home, passphrase, key = unlock(args)
     exists = (folder(home) / STATE_FILE).exists()
+    now = int(time.time())
     if exists and not args.force:
         state = load(home, passphrase, key.public_key)
         state.device.top_up(ONE_TIME_PREKEYS, os.urandom)
+        state.device.rotate_signed_prekey(now, os.urandom)  # only when due
     else:
-        device = dm.LocalDevice.generate(os.urandom(8).hex(), ONE_TIME_PREKEYS, os.urandom)
+        device_id = os.urandom(8).hex()
+        device = dm.LocalDevice.generate(device_id, ONE_TIME_PREKEYS, os.urandom, now)
         state = State(key.public_key, device, dm.DeviceSessions(os.urandom))
     async with RelayClient(args.relay) as client:
         store(home, passphrase, state)
@@ -238,11 +247,13 @@ async def dm_read(args: argparse.Namespace) -> int:
             if entry is not None:
                 state.history.append(entry)
                 lines.append(_line(entry, me))
-        state.device.forget_consumed(int(time.time()))  # all fetched wraps are taken in
+        now = int(time.time())
+        state.device.forget_consumed(now)  # all fetched wraps are taken in
+        state.device.forget_signed_prekeys(now)
         store(home, passphrase, state)
-        if len(state.device.one_time) < prekeys_before:
+        if bundle_stale(state, prekeys_before, now):
             save = functools.partial(store, home, passphrase, state)
-            for problem in await replenish_prekeys(client, key, state, save):
+            for problem in await replenish_prekeys(client, key, state, save, now):
                 warn(problem)
     for line in lines:
         print(line)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from koinon.cli import dmstore, stamping
-from koinon.cli.bundles import fetch_bundles, replenish_prekeys
+from koinon.cli.bundles import bundle_stale, fetch_bundles, replenish_prekeys
 from koinon.cli.client import RelayClient, RelayError
 from koinon.cli.sealedfile import SealedFile
 from koinon.core.event import parse_event
@@ -169,8 +169,9 @@ async def sync(
     warnings += group_chat.settle(store, now, trusted)
     store.since = now
     ctx.dm_state.device.forget_consumed(now)  # all fetched wraps are taken in
-    if len(ctx.dm_state.device.one_time) < prekeys_before:
-        warnings += await replenish_prekeys(client, ctx.key, ctx.dm_state, ctx.save)
+    ctx.dm_state.device.forget_signed_prekeys(now)
+    if bundle_stale(ctx.dm_state, prekeys_before, now):
+        warnings += await replenish_prekeys(client, ctx.key, ctx.dm_state, ctx.save, now)
     return warnings
 
 

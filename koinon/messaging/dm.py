@@ -160,7 +160,9 @@ def decrypt_bytes_from(
     Tries the existing sessions with the sender's device, then answers an X3DH header whose
     ephemeral key was not seen before. Its one-time prekey moves to the consumed ones, which still
     answer other initiators that picked the same key until `LocalDevice.forget_consumed` drops it
-    (see `koinon.messaging.consumed_prekeys`). State changes only when a message decrypts.
+    (see `koinon.messaging.consumed_prekeys`). The ephemeral is remembered, to refuse replays,
+    as long as the signed prekey it was answered on (`koinon.messaging.signed_prekeys`). State
+    changes only when a message decrypts.
     """
     sender_devices = rumor.tag_values("sender_device")
     if rumor.pubkey != sender or len(sender_devices) != 1:
@@ -189,16 +191,17 @@ def decrypt_bytes_from(
     header = InitialMessageHeader.from_bytes(header_bytes)
     if header.initiator.hex() != sender:
         raise HandshakeError("X3DH initiator is not the message's sender")
-    if header.ephemeral in local.seen_ephemerals:
+    if local.has_seen(header.signed_prekey_id, header.ephemeral):
         raise last_error
     identity = local.identity(nostr_secret)
-    secret, ad, _ = respond(identity, local.signed_prekeys, local.handshake_prekeys(), header)
-    spk = local.signed_prekeys[header.signed_prekey_id]
+    spks = local.signed_prekeys  # a deleted one raises "signed prekey N unknown or expired"
+    secret, ad, _ = respond(identity, spks, local.handshake_prekeys(), header)
+    spk = spks[header.signed_prekey_id]
     ratchet = Ratchet.responder(secret, ad, spk, random)
     plaintext = ratchet.decrypt(message)
     if header.one_time_prekey_id is not None:
         local.consume(header.one_time_prekey_id)  # kept a while: another initiator may share it
-    local.seen_ephemerals.add(header.ephemeral)
+    local.record_seen(header.signed_prekey_id, header.ephemeral)
     sessions.put_first(sender, device, Session(ratchet, header.initiator_dh, None))
     return plaintext
 

@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass, field
 
 from koinon.messaging.consumed_prekeys import CONSUMED_PREKEY_GRACE, ConsumedPrekeys
-from koinon.sessions.errors import BundleError, PrekeyError, StateError
+from koinon.messaging.signed_prekeys import SIGNED_PREKEY_GRACE, SignedPrekeyRing
+from koinon.sessions.errors import BundleError, PrekeyError, SessionError, StateError
 from koinon.sessions.prekeys import IdentityKeys, OneTimePrekeys, PrekeyBundle
 from koinon.sessions.primitives import KeyPair, Random
 from koinon.sessions.ratchet import Ratchet
@@ -32,28 +33,65 @@ def check_device_id(device_id: object) -> str:
 
 @dataclass
 class LocalDevice:
-    """This device's X3DH secrets; `to_bytes` holds secrets, so seal it at rest."""
+    """This device's X3DH secrets; `to_json` holds secrets, so seal it at rest."""
 
     device_id: str
     identity_dh: KeyPair
-    signed_prekeys: dict[int, KeyPair]
-    signed_prekey_id: int
+    signed: SignedPrekeyRing
     one_time: OneTimePrekeys
     next_prekey_id: int
-    seen_ephemerals: set[bytes] = field(default_factory=set)
     consumed: ConsumedPrekeys = field(default_factory=ConsumedPrekeys)
 
     @classmethod
-    def generate(cls, device_id: str, one_time_count: int, random: Random) -> LocalDevice:
-        """A fresh device: identity DH key, signed prekey 1, one-time prekeys from 1."""
+    def generate(
+        cls, device_id: str, one_time_count: int, random: Random, now: int | None = None
+    ) -> LocalDevice:
+        """A fresh device: identity DH key, signed prekey 1 made at `now` (None: unknown, so its
+        rotation is due at once), one-time prekeys from 1."""
         return cls(
             check_device_id(device_id),
             KeyPair.generate(random),
-            {1: KeyPair.generate(random)},
-            1,
+            SignedPrekeyRing.first(KeyPair.generate(random), now),
             OneTimePrekeys.generate(1, one_time_count, random),
             1 + one_time_count,
         )
+
+    @property
+    def signed_prekey_id(self) -> int:
+        """The id of the signed prekey the bundle names."""
+        return self.signed.current
+
+    @property
+    def signed_prekeys(self) -> dict[int, KeyPair]:
+        """The signed prekeys that still answer handshakes: the current one and those in grace."""
+        return self.signed.keys()
+
+    @property
+    def seen_ephemerals(self) -> frozenset[bytes]:
+        """Every handshake ephemeral key remembered, whatever signed prekey it was answered on."""
+        return frozenset().union(*(e.ephemerals for e in self.signed.entries.values()))
+
+    def has_seen(self, signed_prekey_id: int, ephemeral: bytes) -> bool:
+        """Whether a handshake on that signed prekey already used `ephemeral` (a replay)."""
+        return self.signed.seen(signed_prekey_id, ephemeral)
+
+    def record_seen(self, signed_prekey_id: int, ephemeral: bytes) -> None:
+        """Remember a handshake's ephemeral key for as long as its signed prekey lives."""
+        self.signed = self.signed.with_seen(signed_prekey_id, ephemeral)
+
+    def rotation_due(self, now: int) -> bool:
+        """Whether the signed prekey is old enough to be replaced (see `signed_prekeys`)."""
+        return self.signed.rotation_due(now)
+
+    def rotate_signed_prekey(self, now: int, random: Random) -> bool:
+        """Make a new current signed prekey if the rotation is due; whether one was made.
+
+        Save the state before publishing the bundle that names it, then `bundle_published`.
+        """
+        if not self.signed.rotation_due(now):
+            return False
+        self.signed = self.signed.rotated(now, random)
+        return True
 
     def identity(self, nostr_secret: bytes) -> IdentityKeys:
         """The identity keys of this device for the user's Nostr secret."""
@@ -71,13 +109,14 @@ class LocalDevice:
 
     def bundle(self, nostr_secret: bytes, random: Random) -> PrekeyBundle:
         """The signed bundle to publish for this device."""
-        spk = self.signed_prekeys[self.signed_prekey_id]
+        spk = self.signed.current_key()
         identity = self.identity(nostr_secret)
-        return PrekeyBundle.create(identity, self.signed_prekey_id, spk, self.one_time, random)
+        return PrekeyBundle.create(identity, self.signed.current, spk, self.one_time, random)
 
     def bundle_published(self, bundle: PrekeyBundle, at: int) -> None:
-        """Record that `bundle` was published at `at`: the consumed keys it omits are replaced."""
+        """Record that `bundle` was published at `at`: the prekeys it omits are replaced."""
         self.consumed = self.consumed.replaced(bundle, at)
+        self.signed = self.signed.published(bundle, at)
 
     def handshake_prekeys(self) -> OneTimePrekeys:
         """The one-time prekeys a handshake may use: the unused ones and those still in grace."""
@@ -100,16 +139,22 @@ class LocalDevice:
         self.consumed = self.consumed.forget(now, grace)
         return before - len(self.consumed)
 
+    def forget_signed_prekeys(self, now: int, grace: int = SIGNED_PREKEY_GRACE) -> int:
+        """Delete signed prekeys replaced at least `grace` seconds before `now`, with the
+        ephemerals seen on them; how many. Call it after taking in every message fetched."""
+        before = len(self.signed.entries)
+        self.signed = self.signed.forget(now, grace)
+        return before - len(self.signed.entries)
+
     def to_json(self) -> dict[str, object]:
         """JSON-ready form (secrets in hex: seal it)."""
         return {
             "device_id": self.device_id,
             "identity_dh": self.identity_dh.secret.hex(),
-            "signed_prekeys": {str(i): k.secret.hex() for i, k in self.signed_prekeys.items()},
-            "signed_prekey_id": self.signed_prekey_id,
+            "signed_prekey_id": self.signed.current,
+            "signed": self.signed.to_json(),
             "one_time": self.one_time.to_bytes().hex(),
             "next_prekey_id": self.next_prekey_id,
-            "seen_ephemerals": sorted(e.hex() for e in self.seen_ephemerals),
             "consumed": self.consumed.to_json(),
         }
 
@@ -117,20 +162,29 @@ class LocalDevice:
     def from_json(cls, data: dict[str, object]) -> LocalDevice:
         """Parse `to_json` output; anything malformed raises StateError."""
         try:
-            spks = data["signed_prekeys"]
-            assert isinstance(spks, dict)
             return cls(
                 check_device_id(data["device_id"]),
                 KeyPair.from_secret(bytes.fromhex(str(data["identity_dh"]))),
-                {int(i): KeyPair.from_secret(bytes.fromhex(s)) for i, s in spks.items()},
-                int(str(data["signed_prekey_id"])),
+                _signed_from_json(data),
                 OneTimePrekeys.from_bytes(bytes.fromhex(str(data["one_time"]))),
                 int(str(data["next_prekey_id"])),
-                {bytes.fromhex(e) for e in data["seen_ephemerals"]},  # type: ignore[attr-defined]
                 ConsumedPrekeys.from_json(data.get("consumed", [])),  # absent before grace came
             )
-        except (KeyError, ValueError, TypeError, AssertionError, BundleError, StateError) as exc:
+        except (KeyError, ValueError, TypeError, SessionError) as exc:
             raise StateError("malformed device state") from exc
+
+
+def _signed_from_json(data: dict[str, object]) -> SignedPrekeyRing:
+    """The signed prekeys of a saved state, including one saved before rotation came (a map of
+    keys and one flat set of seen ephemerals)."""
+    if "signed" in data:
+        return SignedPrekeyRing.from_json(data["signed_prekey_id"], data["signed"])
+    spks, seen = data["signed_prekeys"], data["seen_ephemerals"]
+    if not isinstance(spks, dict) or not isinstance(seen, list):
+        raise StateError("malformed signed prekeys")
+    keys = {int(i): KeyPair.from_secret(bytes.fromhex(s)) for i, s in spks.items()}
+    current = int(str(data["signed_prekey_id"]))
+    return SignedPrekeyRing.from_legacy(current, keys, (bytes.fromhex(e) for e in seen))
 
 
 # -- sessions ---------------------------------------------------------------------------------
