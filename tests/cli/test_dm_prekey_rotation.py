@@ -1,0 +1,112 @@
+"""`koinon dm read` against a real in-process node when Bob's signed prekey is a week old: it
+rotates it and republishes the bundle, the old one still answers, and a read after the grace
+(dmcmd's clock moved on) deletes it with the ephemerals seen on it, while open sessions go on."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import time
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from koinon.cli import dmcmd, dmstore, keystore
+from koinon.cli.main import build_parser
+from koinon.core import ncryptsec
+from koinon.core.keys import SecretKey, npub
+from koinon.messaging.signed_prekeys import SIGNED_PREKEY_GRACE, SIGNED_PREKEY_ROTATION
+from koinon.node import Node
+from tests.helpers import make_key
+
+PASSPHRASE = "prekey rotation test passphrase"
+
+
+@dataclass(eq=False)
+class Person:
+    """One user with their own home, driving `koinon` in process on the node's loop."""
+
+    home: Path
+    key: SecretKey
+    relay: str
+    capture: Callable[[], tuple[str, str]]
+
+    async def run(self, *argv: str) -> list[str]:
+        """The texts printed by one command that must succeed without a warning."""
+        args = build_parser().parse_args([*argv, "--home", str(self.home)])
+        args.relay = self.relay
+        self.capture()
+        result = args.run(args)
+        if asyncio.iscoroutine(result):
+            result = await result
+        out, err = self.capture()
+        assert result == 0 and err == "", err
+        return [line.rsplit(": ", 1)[-1] for line in out.splitlines()]
+
+    def state(self) -> dmstore.State:
+        return dmstore.load(self.home, PASSPHRASE, self.key.public_key)
+
+
+@pytest.fixture
+def people(
+    node: Node, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> list[Person]:
+    monkeypatch.setenv(keystore.PASSPHRASE_ENV, PASSPHRASE)
+
+    def capture() -> tuple[str, str]:
+        captured = capsys.readouterr()
+        return captured.out, captured.err
+
+    made = []
+    for index, name in enumerate(("alice", "bob", "carol")):
+        home = tmp_path / name
+        home.mkdir()
+        key = SecretKey(make_key(4500 + index))
+        sealed = ncryptsec.encrypt(key.raw, PASSPHRASE, os.urandom, log_n=4)
+        keystore.key_path(home).write_text(sealed + "\n")
+        made.append(Person(home, key, node.ws_url, capture))
+    return made
+
+
+async def test_dm_read_rotates_a_week_old_signed_prekey_and_deletes_it_after_the_grace(
+    people: list[Person], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, bob, carol = people
+    for person in people:
+        await person.run("dm", "init")
+    state = bob.state()  # made a week ago
+    spk = state.device.signed.entries[1]
+    aged = dataclasses.replace(spk, created_at=int(time.time()) - SIGNED_PREKEY_ROTATION)
+    state.device.signed = dataclasses.replace(state.device.signed, entries={1: aged})
+    dmstore.store(bob.home, PASSPHRASE, state)
+
+    bob_npub = npub(bob.key.public_key)
+    await alice.run("dm", "send", bob_npub, "on the old key")
+    before = int(time.time())
+    assert await bob.run("dm", "read") == ["on the old key"]
+    signed = bob.state().device.signed
+    assert signed.current == 2 and set(signed.entries) == {1, 2}  # republished, old one kept
+    replaced_at = signed.entries[1].replaced_at
+    assert replaced_at is not None and replaced_at >= before
+    assert len(signed.entries[1].ephemerals) == 1 and not signed.entries[2].ephemerals
+
+    await carol.run("dm", "send", bob_npub, "on the new key")  # reads the new bundle
+    assert await bob.run("dm", "read") == ["on the new key"]
+    assert len(bob.state().device.signed.entries[2].ephemerals) == 1
+
+    later = replaced_at + SIGNED_PREKEY_GRACE
+    with monkeypatch.context() as patch:
+        patch.setattr(dmcmd, "time", types.SimpleNamespace(time=lambda: later))
+        assert await bob.run("dm", "read") == []
+    signed = bob.state().device.signed
+    assert set(signed.entries) == {2} and len(signed.entries[2].ephemerals) == 1
+
+    # Alice's session started on signed prekey 1 and goes on without it.
+    await alice.run("dm", "send", bob_npub, "still here")
+    assert await bob.run("dm", "read") == ["still here"]
+    await bob.run("dm", "send", npub(alice.key.public_key), "hello again")
+    assert await alice.run("dm", "read") == ["hello again"]
