@@ -5,9 +5,10 @@ signed prekey's BIP-340 signature covers that key too: it binds the bundle's X25
 the signed prekey and its id to the Nostr identity.
 
 Signed prekey rotation is the caller's: publish a new bundle with a new `signed_prekey_id` (every
-week or so), and keep the old signed prekey's secret for a grace period (longer than a message may
-wait in store-and-forward, e.g. 30 days) so initial messages made from the old bundle still
-arrive; then delete it, which is what gives not-yet-answered handshakes forward secrecy.
+week or so), and keep the old signed prekey's secret for a grace period so initial messages made
+from the old bundle still arrive; then delete it, which is what gives not-yet-answered handshakes
+forward secrecy. Koinon's devices do it in `koinon.messaging.signed_prekeys` (weekly, kept 48 h
+after the bundle without it is published).
 """
 
 from __future__ import annotations
