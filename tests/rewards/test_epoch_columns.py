@@ -96,7 +96,7 @@ def same_arrays(a: EpochArrays, b: EpochArrays) -> None:
 
 @pytest.mark.parametrize(
     ("seed", "prefix"),
-    [(seed, "") for seed in range(6)] + [(6, "0" * 16), (7, "ab" * 12)],
+    [(seed, "") for seed in range(6)] + [(6, "0" * 16), (7, "ab" * 24)],
     ids=[f"seed{seed}" for seed in range(6)] + ["shared-first-word", "shared-three-words"],
 )
 def test_indexing_matches_the_oracle(seed: int, prefix: str) -> None:
