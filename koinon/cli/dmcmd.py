@@ -32,9 +32,10 @@ from koinon.cli.social import add_client_options
 from koinon.core.event import parse_event
 from koinon.core.keys import SecretKey, npub, parse_public_key
 from koinon.errors import KoinonError
-from koinon.messaging import dm, franking
+from koinon.messaging import dm, franking, group_message
 from koinon.messaging.franked_dm import FrankedMessage, FrankingError, check_received, frank
 from koinon.messaging.giftwrap import GIFT_WRAP_KIND, UnwrappedMessage, unwrap, wrap_rumor
+from koinon.messaging.group_control import Device
 from koinon.sessions.prekeys import PrekeyBundle
 
 # -- commands -----------------------------------------------------------------------------------
@@ -222,7 +223,8 @@ async def dm_read(args: argparse.Namespace) -> int:
     async with RelayClient(args.relay) as client:
         await client.authenticate(key.raw)
         found = await client.query([{"kinds": [GIFT_WRAP_KIND], "#p": [me]}])
-        opened = []
+        opened, left_for_groups = [], []
+        own = Device(me, state.device.device_id)
         for raw in found:
             wrap_id = raw.get("id") if isinstance(raw, dict) else None
             if not isinstance(wrap_id, str) or wrap_id in state.processed:
@@ -234,6 +236,8 @@ async def dm_read(args: argparse.Namespace) -> int:
                 warn(f"skipped an unreadable gift wrap: {exc}")
                 continue
             if message.rumor.kind != dm.SESSION_MESSAGE_KIND:
+                if group_message.is_control_for(message.rumor, own):
+                    left_for_groups.append(message.rumor)  # `group read` takes it in
                 continue  # another command's (group chats, plain NIP-17): left for it
             state.processed.add(wrap_id)
             if dm.addressed_device(message.rumor, me) == state.device.device_id:
@@ -248,7 +252,9 @@ async def dm_read(args: argparse.Namespace) -> int:
                 state.history.append(entry)
                 lines.append(_line(entry, me))
         now = int(time.time())
-        state.device.forget_consumed(now)  # all fetched wraps are taken in
+        for rumor in left_for_groups:  # their prekeys outlive the grace until they are read
+            dm.note_unread_handshake(state.device, rumor, now)
+        state.device.forget_consumed(now)  # all fetched wraps are taken in or noted
         state.device.forget_signed_prekeys(now)
         store(home, passphrase, state)
         if bundle_stale(state, prekeys_before, now):

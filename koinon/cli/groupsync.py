@@ -121,7 +121,7 @@ async def sync(
     store, me = ctx.store, ctx.key.public_key
     since = max(0, store.since - TIMESTAMP_WINDOW - _CLOCK_SLACK)
     fetched = await fetch_wraps(client, me, since)
-    controls, messages = [], []
+    controls, messages, left_for_dm = [], [], []
     for raw in fetched:
         if raw["id"] in store.processed:
             continue
@@ -134,6 +134,8 @@ async def sync(
             controls.append(opened)
         elif opened.rumor.kind == GROUP_MESSAGE_KIND:
             messages.append(opened)
+        elif dm.addressed_device(opened.rumor, me) == ctx.own.device_id:
+            left_for_dm.append(opened.rumor)  # `dm read` takes it in
     store.processed &= {raw["id"] for raw in fetched}  # older wraps are never fetched again
     prekeys_before = len(ctx.dm_state.device.one_time)
     warnings: list[str] = []
@@ -168,7 +170,9 @@ async def sync(
     trusted = await stamping.trusted_nodes(client.url, trust_node) if waiting else set()
     warnings += group_chat.settle(store, now, trusted)
     store.since = now
-    ctx.dm_state.device.forget_consumed(now)  # all fetched wraps are taken in
+    for rumor in left_for_dm:  # their prekeys outlive the grace until they are read
+        dm.note_unread_handshake(ctx.dm_state.device, rumor, now)
+    ctx.dm_state.device.forget_consumed(now)  # all fetched wraps are taken in or noted
     ctx.dm_state.device.forget_signed_prekeys(now)
     if bundle_stale(ctx.dm_state, prekeys_before, now):
         warnings += await replenish_prekeys(client, ctx.key, ctx.dm_state, ctx.save, now)

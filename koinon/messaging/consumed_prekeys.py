@@ -12,7 +12,7 @@ not by the key's absence. Pure: the caller passes the times.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from koinon.sessions.errors import SessionError, StateError
@@ -59,13 +59,17 @@ class ConsumedPrekeys:
             }
         )
 
-    def forget(self, now: int, grace: int = CONSUMED_PREKEY_GRACE) -> ConsumedPrekeys:
-        """These keys without those replaced at least `grace` seconds before `now`."""
+    def forget(
+        self, now: int, grace: int = CONSUMED_PREKEY_GRACE, keep: Iterable[int] = ()
+    ) -> ConsumedPrekeys:
+        """These keys without those replaced at least `grace` seconds before `now`, but for
+        those in `keep`."""
+        kept = set(keep)
         return ConsumedPrekeys(
             {
                 i: e
                 for i, e in self.entries.items()
-                if e.replaced_at is None or now - e.replaced_at < grace
+                if i in kept or e.replaced_at is None or now - e.replaced_at < grace
             }
         )
 

@@ -26,6 +26,7 @@ import json
 from koinon.core.event import Event, verify_event
 from koinon.messaging.dm_state import DeviceSessions, LocalDevice, Session, check_device_id
 from koinon.messaging.giftwrap import Rumor, make_rumor
+from koinon.messaging.waiting_handshakes import WaitingHandshake
 from koinon.sessions.errors import BundleError, DecryptError, HandshakeError
 from koinon.sessions.prekeys import IdentityKeys, PrekeyBundle
 from koinon.sessions.primitives import Random
@@ -135,6 +136,31 @@ def addressed_device(rumor: Rumor, me: str) -> str | None:
     return devices[0] if len(devices) == 1 else None
 
 
+def note_unread_handshake(local: LocalDevice, rumor: Rumor, now: int) -> bool:
+    """Note the X3DH header of a session rumor that this command leaves for another to read, so
+    the prekeys it names are kept until it is read (`waiting_handshakes`); whether it waits.
+
+    Only the header is parsed, nothing is decrypted: a rumor without a well-formed header from
+    its own author notes nothing.
+    """
+    try:
+        wire = base64.b64decode(rumor.content, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    if len(wire) < 1 + InitialMessageHeader.SIZE or wire[0] != _WITH_HEADER:
+        return False
+    try:
+        header = InitialMessageHeader.from_bytes(wire[1 : 1 + InitialMessageHeader.SIZE])
+    except HandshakeError:
+        return False
+    if header.initiator.hex() != rumor.pubkey:
+        return False
+    handshake = WaitingHandshake(
+        header.signed_prekey_id, header.one_time_prekey_id, header.ephemeral, rumor.created_at
+    )
+    return local.note_waiting(handshake, now)
+
+
 def decrypt_from(
     sessions: DeviceSessions,
     local: LocalDevice,
@@ -219,6 +245,7 @@ __all__ = [
     "decrypt_from",
     "encrypt_bytes_for",
     "encrypt_for",
+    "note_unread_handshake",
     "parse_bundle_event",
     "session_rumor",
 ]

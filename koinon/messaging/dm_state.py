@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from koinon.messaging.consumed_prekeys import CONSUMED_PREKEY_GRACE, ConsumedPrekeys
 from koinon.messaging.signed_prekeys import SIGNED_PREKEY_GRACE, SignedPrekeyRing
+from koinon.messaging.waiting_handshakes import WaitingHandshake, WaitingHandshakes
 from koinon.sessions.errors import BundleError, PrekeyError, SessionError, StateError
 from koinon.sessions.prekeys import IdentityKeys, OneTimePrekeys, PrekeyBundle
 from koinon.sessions.primitives import KeyPair, Random
@@ -41,6 +42,7 @@ class LocalDevice:
     one_time: OneTimePrekeys
     next_prekey_id: int
     consumed: ConsumedPrekeys = field(default_factory=ConsumedPrekeys)
+    waiting: WaitingHandshakes = field(default_factory=WaitingHandshakes)
 
     @classmethod
     def generate(
@@ -130,20 +132,37 @@ class LocalDevice:
         elif prekey_id not in self.consumed.entries:
             raise PrekeyError(f"one-time prekey {prekey_id} unknown or forgotten")
 
+    def note_waiting(self, handshake: WaitingHandshake, now: int) -> bool:
+        """Note a handshake fetched and left for another command to read, so that the prekeys
+        it names outlive their grace until it is read (see `waiting_handshakes`); whether it
+        is waiting (not when already answered, expired, or on a deleted signed prekey)."""
+        spk = handshake.signed_prekey_id
+        if spk not in self.signed.entries or self.signed.seen(spk, handshake.ephemeral):
+            return False
+        self.waiting = self.waiting.noted(handshake, now)
+        return handshake in self.waiting.entries
+
+    def _prune_waiting(self, now: int) -> None:
+        self.waiting = self.waiting.pruned(now, self.signed.seen, self.signed.entries)
+
     def forget_consumed(self, now: int, grace: int = CONSUMED_PREKEY_GRACE) -> int:
-        """Forget consumed prekeys replaced at least `grace` seconds before `now`; how many.
+        """Forget consumed prekeys replaced at least `grace` seconds before `now`, except those a
+        waiting handshake names; how many.
 
         Call it after taking in every message fetched, so none waiting is cut off.
         """
+        self._prune_waiting(now)
         before = len(self.consumed)
-        self.consumed = self.consumed.forget(now, grace)
+        self.consumed = self.consumed.forget(now, grace, self.waiting.one_time_prekey_ids())
         return before - len(self.consumed)
 
     def forget_signed_prekeys(self, now: int, grace: int = SIGNED_PREKEY_GRACE) -> int:
         """Delete signed prekeys replaced at least `grace` seconds before `now`, with the
-        ephemerals seen on them; how many. Call it after taking in every message fetched."""
+        ephemerals seen on them, except those a waiting handshake names; how many. Call it
+        after taking in every message fetched."""
+        self._prune_waiting(now)
         before = len(self.signed.entries)
-        self.signed = self.signed.forget(now, grace)
+        self.signed = self.signed.forget(now, grace, self.waiting.signed_prekey_ids())
         return before - len(self.signed.entries)
 
     def to_json(self) -> dict[str, object]:
@@ -156,6 +175,7 @@ class LocalDevice:
             "one_time": self.one_time.to_bytes().hex(),
             "next_prekey_id": self.next_prekey_id,
             "consumed": self.consumed.to_json(),
+            "waiting": self.waiting.to_json(),
         }
 
     @classmethod
@@ -169,6 +189,7 @@ class LocalDevice:
                 OneTimePrekeys.from_bytes(bytes.fromhex(str(data["one_time"]))),
                 int(str(data["next_prekey_id"])),
                 ConsumedPrekeys.from_json(data.get("consumed", [])),  # absent before grace came
+                WaitingHandshakes.from_json(data.get("waiting", [])),  # absent before it came
             )
         except (KeyError, ValueError, TypeError, SessionError) as exc:
             raise StateError("malformed device state") from exc

@@ -90,14 +90,21 @@ class SignedPrekeyRing:
             },
         )
 
-    def forget(self, now: int, grace: int = SIGNED_PREKEY_GRACE) -> SignedPrekeyRing:
-        """This ring without the keys replaced at least `grace` seconds before `now`."""
+    def forget(
+        self, now: int, grace: int = SIGNED_PREKEY_GRACE, keep: Iterable[int] = ()
+    ) -> SignedPrekeyRing:
+        """This ring without the keys replaced at least `grace` seconds before `now`, but for
+        those in `keep`."""
+        kept = set(keep)
         return replace(
             self,
             entries={
                 i: e
                 for i, e in self.entries.items()
-                if i == self.current or e.replaced_at is None or now - e.replaced_at < grace
+                if i == self.current
+                or i in kept
+                or e.replaced_at is None
+                or now - e.replaced_at < grace
             },
         )
 

@@ -110,3 +110,38 @@ async def test_dm_read_rotates_a_week_old_signed_prekey_and_deletes_it_after_the
     assert await bob.run("dm", "read") == ["still here"]
     await bob.run("dm", "send", npub(alice.key.public_key), "hello again")
     assert await alice.run("dm", "read") == ["hello again"]
+
+
+async def test_a_group_welcome_on_the_old_signed_prekey_outlives_the_grace_of_dm_reads(
+    people: list[Person], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dm read` leaves group controls to `group read`; a handshake among them keeps the signed
+    prekey it names past the grace until `group read` has taken it in."""
+    alice, bob, _ = people
+    for person in (alice, bob):
+        await person.run("dm", "init")
+    state = bob.state()  # made a week ago
+    spk = state.device.signed.entries[1]
+    aged = dataclasses.replace(spk, created_at=int(time.time()) - SIGNED_PREKEY_ROTATION)
+    state.device.signed = dataclasses.replace(state.device.signed, entries={1: aged})
+    dmstore.store(bob.home, PASSPHRASE, state)
+
+    await alice.run("group", "create", "club", "-m", npub(bob.key.public_key))  # on prekey 1
+    assert await bob.run("dm", "read") == []  # rotates, and leaves the welcome for group read
+    device = bob.state().device
+    assert device.signed.current == 2 and len(device.waiting) == 1
+    replaced_at = device.signed.entries[1].replaced_at
+    assert replaced_at is not None
+
+    later = types.SimpleNamespace(time=lambda: replaced_at + SIGNED_PREKEY_GRACE)
+    with monkeypatch.context() as patch:
+        patch.setattr(dmcmd, "time", later)
+        assert await bob.run("dm", "read") == []
+    assert set(bob.state().device.signed.entries) == {1, 2}  # the welcome still waits
+    lines = await bob.run("group", "read")  # now: its grace is not over, so nothing goes
+    assert any("added you to 'club'" in line for line in lines), lines
+    assert len(bob.state().device.waiting) == 0  # answered
+    with monkeypatch.context() as patch:
+        patch.setattr(dmcmd, "time", later)
+        assert await bob.run("dm", "read") == []
+    assert set(bob.state().device.signed.entries) == {2}

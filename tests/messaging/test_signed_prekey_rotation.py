@@ -4,50 +4,20 @@ after a bundle without it is published, then it is deleted with the ephemeral ke
 
 from __future__ import annotations
 
-import random
-
 import orjson
 import pytest
 
-from koinon.core.keys import SecretKey
 from koinon.messaging import dm
-from koinon.messaging.giftwrap import Rumor
 from koinon.messaging.signed_prekeys import (
     SIGNED_PREKEY_GRACE,
     SIGNED_PREKEY_ROTATION,
     SignedPrekeyRing,
 )
 from koinon.sessions.errors import DecryptError, PrekeyError, StateError
-from koinon.sessions.prekeys import PrekeyBundle
-from tests.messaging.parties import ALICE, BOB, CAROL, MALLORY, NOW
+from tests.messaging.parties import ALICE, BOB, CAROL, MALLORY, NOW, Party
 
 ROTATED = NOW + SIGNED_PREKEY_ROTATION
 GONE = ROTATED + SIGNED_PREKEY_GRACE
-
-
-class Party:
-    """One person with one device made at NOW (no one-time prekeys unless asked)."""
-
-    def __init__(self, key: SecretKey, device_id: str, seed: int, one_time: int = 0) -> None:
-        self.key, self.me = key, key.public_key
-        self.random = random.Random(seed).randbytes
-        self.device = dm.LocalDevice.generate(device_id, one_time, self.random, NOW)
-        self.sessions = dm.DeviceSessions(self.random)
-
-    def bundle(self) -> PrekeyBundle:
-        return self.device.bundle(self.key.raw, self.random)
-
-    def send(self, peer: Party, bundle: PrekeyBundle, text: str) -> Rumor:
-        identity = self.device.identity(self.key.raw)
-        peer_device = peer.device.device_id
-        content = dm.encrypt_for(self.sessions, identity, peer_device, bundle, text, self.random)
-        own = self.device.device_id
-        return dm.session_rumor(self.me, peer.me, peer_device, own, content, NOW)
-
-    def receive(self, rumor: Rumor) -> str:
-        return dm.decrypt_from(
-            self.sessions, self.device, self.key.raw, rumor.pubkey, rumor, self.random
-        )
 
 
 def test_the_signed_prekey_rotates_once_it_is_a_week_old() -> None:
