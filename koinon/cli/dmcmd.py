@@ -178,6 +178,10 @@ async def dm_send(args: argparse.Namespace) -> int:
             result = await client.publish(wrap)
             if not result.accepted:
                 raise RelayError(f"relay refused a message: {result.message}")
+        if state.device.rotation_due(now):  # a device that only sends still rotates
+            save = functools.partial(store, home, passphrase, state)
+            for problem in await replenish_prekeys(client, key, state, save, now):
+                warn(problem)
     also = f" and {len(copies)} other device(s) of yours" if copies else ""
     print(f"sent to {len(wraps)} device(s) of {npub(peer)}{also}")
     return 0

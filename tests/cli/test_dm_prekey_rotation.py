@@ -72,17 +72,22 @@ def people(
     return made
 
 
+def age_signed_prekey(person: Person) -> None:
+    """Make the person's signed prekey a week old, as if `dm init` ran a week ago."""
+    state = person.state()
+    spk = state.device.signed.entries[1]
+    aged = dataclasses.replace(spk, created_at=int(time.time()) - SIGNED_PREKEY_ROTATION)
+    state.device.signed = dataclasses.replace(state.device.signed, entries={1: aged})
+    dmstore.store(person.home, PASSPHRASE, state)
+
+
 async def test_dm_read_rotates_a_week_old_signed_prekey_and_deletes_it_after_the_grace(
     people: list[Person], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     alice, bob, carol = people
     for person in people:
         await person.run("dm", "init")
-    state = bob.state()  # made a week ago
-    spk = state.device.signed.entries[1]
-    aged = dataclasses.replace(spk, created_at=int(time.time()) - SIGNED_PREKEY_ROTATION)
-    state.device.signed = dataclasses.replace(state.device.signed, entries={1: aged})
-    dmstore.store(bob.home, PASSPHRASE, state)
+    age_signed_prekey(bob)
 
     bob_npub = npub(bob.key.public_key)
     await alice.run("dm", "send", bob_npub, "on the old key")
@@ -120,11 +125,7 @@ async def test_a_group_welcome_on_the_old_signed_prekey_outlives_the_grace_of_dm
     alice, bob, _ = people
     for person in (alice, bob):
         await person.run("dm", "init")
-    state = bob.state()  # made a week ago
-    spk = state.device.signed.entries[1]
-    aged = dataclasses.replace(spk, created_at=int(time.time()) - SIGNED_PREKEY_ROTATION)
-    state.device.signed = dataclasses.replace(state.device.signed, entries={1: aged})
-    dmstore.store(bob.home, PASSPHRASE, state)
+    age_signed_prekey(bob)
 
     await alice.run("group", "create", "club", "-m", npub(bob.key.public_key))  # on prekey 1
     assert await bob.run("dm", "read") == []  # rotates, and leaves the welcome for group read
@@ -145,3 +146,17 @@ async def test_a_group_welcome_on_the_old_signed_prekey_outlives_the_grace_of_dm
         patch.setattr(dmcmd, "time", later)
         assert await bob.run("dm", "read") == []
     assert set(bob.state().device.signed.entries) == {2}
+
+
+async def test_dm_send_rotates_a_week_old_signed_prekey(people: list[Person]) -> None:
+    """A device that only sends still rotates, and its messages read as before."""
+    alice, bob, _ = people
+    for person in (alice, bob):
+        await person.run("dm", "init")
+    age_signed_prekey(bob)
+    await bob.run("dm", "send", npub(alice.key.public_key), "sent on rotation day")
+    signed = bob.state().device.signed
+    assert signed.current == 2 and signed.entries[1].replaced_at is not None
+    assert await alice.run("dm", "read") == ["sent on rotation day"]
+    await alice.run("dm", "send", npub(bob.key.public_key), "answer")
+    assert await bob.run("dm", "read") == ["answer"]
