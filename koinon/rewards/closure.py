@@ -5,10 +5,11 @@ trust that would have flowed on to everyone else circulates inside. A ring that 
 itself doubles what it receives (at damping 0.5), and it also withholds from everyone else what
 it would have passed on, so everyone else's share shrinks. Honest communities follow each other
 too, more than their size alone explains. So each trust cluster (clusters.label_clusters on the
-directed follow graph) may keep as much of its outflow inside as its size and the typical
-cluster's exclusivity explain; it holds no more than that lets the trust flowing into it
-circulate, and the trust it should have passed on is given to everyone else, as the typical
-cluster would have passed it: in proportion to the trust they receive from follows.
+directed follow graph) may keep as much of its outflow inside as its size and a community's
+exclusivity explain; it holds no more than that lets the trust flowing into it circulate (only
+what its members passed to each other is cut), and the trust it should have passed on is given
+to everyone else, as the typical cluster would have passed it: in proportion to the trust they
+receive from follows.
 """
 
 from __future__ import annotations
@@ -40,9 +41,15 @@ def closed_trust(
     For a cluster holding a share h of all trust, the share of its outflow that stays inside is
     its internal share i; its exclusivity is (i - h) / (1 - h): 0 when its members follow each
     other no more than its size explains, 1 when they follow nobody else. It may keep
-    h + min(exclusivity, `closure_tolerance`) x (1 - h) of its outflow inside; with d the share
+    h + s x (1 - h) of its outflow inside, where the slack s is its exclusivity up to
+    `closure_tolerance` and shrinks beyond it, to none at twice the tolerance; with d the share
     of its trust it passes on at all, it then holds at most inflow / (1 - d x that), where inflow
     is what reaches it from outside (seed restarts and follows from other clusters).
+
+    What is cut is what circulated inside: every member keeps what reached it from outside, and
+    only the trust members passed to each other is scaled down to fit. Label propagation may put
+    honest accounts that follow a farm's vouchers in the farm's cluster; they keep what their own
+    followers gave them, and their inflow no longer stretches what the farm may keep.
     """
     n = labels.shape[0]
     cross = labels[src] != labels[dst]
@@ -59,23 +66,36 @@ def closed_trust(
     rate = passed[live] / held[live]
     internal = 1.0 - passed_out[live] / passed[live]
     exclusivity = (internal - h) / np.maximum(1.0 - h, 1e-12)
-    # a cluster may keep inside what its size explains plus `closure_tolerance` of the rest
-    allowed_internal = h + np.maximum(np.minimum(exclusivity, params.closure_tolerance), 0.0) * (
-        1.0 - h
-    )
+    tolerance = params.closure_tolerance
+    # a community's leeway, which a group following itself twice as exclusively has not earned
+    slack = np.clip(np.minimum(exclusivity, 2.0 * tolerance - exclusivity), 0.0, tolerance)
+    allowed_internal = h + slack * (1.0 - h)
     allowed = received[live] / (1.0 - rate * allowed_internal)
-    factor = np.ones(n, dtype=np.float64)
-    factor[live] = np.minimum(allowed / held[live], 1.0)
-    beyond = exclusivity > params.closure_tolerance
-    openness[live[beyond]] = params.closure_tolerance / exclusivity[beyond]
+    beyond = exclusivity > tolerance
+    closed = live[beyond]
+    openness[closed] = tolerance / exclusivity[beyond]
 
-    # What each cluster should have passed on at the allowed internal share, less what it did.
-    owed = np.zeros(n, dtype=np.float64)
-    kept = held[live] * factor[live]
-    owed[live] = np.maximum(
-        rate * kept * (1.0 - allowed_internal) - passed_out[live] * factor[live], 0.0
+    # Cut what circulated inside the closed clusters down to what they may hold.
+    outside = np.minimum(flow.trust, inflow)  # what reached each account from outside
+    circulated = flow.trust - outside
+    inside = weighted_sum(labels, circulated, n)
+    keep = np.ones(n, dtype=np.float64)
+    room = np.maximum(allowed[beyond] - weighted_sum(labels, outside, n)[closed], 0.0)
+    keep[closed] = np.minimum(
+        np.divide(room, inside[closed], out=np.ones(closed.shape[0]), where=inside[closed] > 0.0),
+        1.0,
     )
-    trust: FloatArray = flow.trust * factor[labels]
+    trust: FloatArray = flow.trust - circulated * (1.0 - keep[labels])
+
+    # What each closed cluster should have passed on at the allowed internal share, less what
+    # it passes on after the cut.
+    scale = np.divide(trust, flow.trust, out=np.ones(n), where=flow.trust > 0.0)
+    passed_on = weighted_sum(labels[src][cross], flow.edge_flow[cross] * scale[src][cross], n)
+    kept = weighted_sum(labels, trust, n)
+    owed = np.zeros(n, dtype=np.float64)
+    owed[closed] = np.maximum(
+        rate[beyond] * kept[closed] * (1.0 - allowed_internal[beyond]) - passed_on[closed], 0.0
+    )
     total_owed = float(owed.sum())
     takers = np.maximum(flow.trust - flow.restart, 0.0) * (owed[labels] == 0.0)
     if total_owed > 0.0 and float(takers.sum()) > 0.0:

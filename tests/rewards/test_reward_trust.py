@@ -112,6 +112,29 @@ def test_an_open_group_keeps_its_trust() -> None:
     assert (after[20:] >= flow.trust[20:]).all()
 
 
+def test_an_account_put_in_a_closed_groups_cluster_keeps_what_its_followers_gave() -> None:
+    src, dst = community_world(ring_follows_out=False)
+    flow = propagate_trust(25, arr(src), arr(dst), arr([0]), PARAMS)
+    labels = LABELS.copy()
+    labels[10] = 2  # label propagation may pull an honest account into the ring's cluster
+    after = closed_trust(labels, flow, arr(src), arr(dst), PARAMS).trust
+    s, d = arr(src), arr(dst)
+    from_outside = flow.edge_flow[(d == 10) & (labels[s] != 2)].sum()
+    assert after[10] >= from_outside * (1 - 1e-12)
+    assert after[10] < flow.trust[10]  # what the ring passed it is cut with the ring
+    assert after[20:].sum() < flow.trust[20:].sum()
+
+
+def test_beyond_twice_the_tolerance_a_group_keeps_no_leeway() -> None:
+    # a ring that follows only itself keeps what its size explains, whatever the tolerance
+    src, dst = community_world(ring_follows_out=False)
+    flow = propagate_trust(25, arr(src), arr(dst), arr([0]), PARAMS)
+    strict = closed_trust(LABELS, flow, arr(src), arr(dst), Params(closure_tolerance=0.2))
+    loose = closed_trust(LABELS, flow, arr(src), arr(dst), Params(closure_tolerance=0.4))
+    assert strict.trust[20:].sum() == pytest.approx(loose.trust[20:].sum(), rel=1e-12)
+    assert (strict.openness[20:] < loose.openness[20:]).all()
+
+
 def test_vouchers_land_in_their_farms_cluster() -> None:
     # 0-59 honest, each following six others and one of the vouchers 60-64; the vouchers follow
     # only the farm 65-164, which follows six of itself and one voucher
