@@ -227,11 +227,12 @@ def self_support_cap(
     it is and however it camouflages.
 
     A community likes its own because its members read each other: most of what they vote for
-    comes from people they follow. `reading` tells, per vote, how far it is such a vote: 1 for a
-    vote for someone the voter follows, less when the voter's follows are themselves a closed
-    group (closure.Closure.openness), 0 otherwise. A cluster whose votes read less than the
-    typical cluster's earns the preference only in proportion, down to none (its fair share
-    exactly) for a group that votes for each other without reading each other.
+    among their own comes from people they follow. `reading` tells, per vote, how far it is such
+    a vote: 1 for a vote for someone the voter follows, less when the voter's follows are
+    themselves a closed group (closure.Closure.openness), 0 otherwise. A cluster whose votes for
+    its own read less than the typical cluster's earns the preference only in proportion, down
+    to none (its fair share exactly) for a group that votes for each other without reading each
+    other, however much of its honest-looking votes elsewhere read.
     """
     n = labels.shape[0]
     voter_cluster = labels[voter]
@@ -258,11 +259,11 @@ def self_support_cap(
     typical = weighted_median(ratio, spent[active])
     preference = np.full(n, min(max(typical, 1.0), params.in_cluster_tolerance) - 1.0)
     if reading is not None:
-        voting = np.flatnonzero(spent > 0.0)
-        read = weighted_sum(voter_cluster, mass * reading, n)[voting] / spent[voting]
-        usual = weighted_median(read, spent[voting])
+        # how far a cluster's votes for its own are votes for people its voters follow
+        read = weighted_sum(voter_cluster[same], (mass * reading)[same], n)[active] / inside[active]
+        usual = weighted_median(read, spent[active])
         if usual > 0.0:
-            preference[voting] *= np.minimum(read / usual, 1.0)
+            preference[active] *= np.minimum(read / usual, 1.0)
     allowed = (1.0 + preference) * fair
     cap = np.ones(n, dtype=np.float64)
     over = inside > allowed

@@ -133,6 +133,31 @@ def test_a_cluster_that_does_not_read_whom_it_upvotes_gets_only_its_fair_share()
     assert ring_support(reads=True) == pytest.approx(1.5 * fair)
 
 
+def test_reading_elsewhere_earns_a_ring_no_preference_for_itself() -> None:
+    # as above, but the ring (80-99) casts two of its five votes on its own and three on people
+    # it follows in clusters 0 and 1: its honest-looking votes read, its votes for itself do not
+    voter: list[int] = []
+    author: list[int] = []
+    for v in range(80):
+        own, other = (0, 40) if v < 40 else (40, 0)
+        voter += [v] * 5
+        author += [own + (v + k) % 40 for k in range(3)] + [other + (v + k) % 40 for k in range(2)]
+    for v in range(80, 100):
+        voter += [v] * 5
+        author += [80 + (v + k) % 20 for k in (1, 2)] + [(v + k) % 80 for k in range(3)]
+    labels = arr([0] * 40 + [40] * 40 + [80] * 20)
+    mass = np.ones(len(voter))
+    ring = np.array(voter) >= 80
+    reading = (~ring | (np.array(author) < 80)).astype(np.float64)
+    factor = in_cluster_factor(
+        labels, arr(voter), arr(author), mass, arr(list(range(100))), np.ones(100), PARAMS, reading
+    )
+    own = ring & (np.array(author) >= 80)
+    fair = 0.2 * 20 * 5  # its authors' share of all authors' weight, times its mass
+    assert float((mass * factor)[own].sum()) == pytest.approx(fair)
+    assert factor[~own].min() == 1.0
+
+
 def test_misleading_outcome_slashes_bonds_to_writers_and_pool() -> None:
     owner, w1, w2 = key("owner"), key("w1"), key("w2")
     target = key("post:claim")
