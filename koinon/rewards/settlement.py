@@ -21,6 +21,7 @@ from koinon.rewards.columns import EpochColumns
 from koinon.rewards.config import RewardsConfig
 from koinon.rewards.events import epoch_columns
 from koinon.rewards.model import EpochInput, EpochResult
+from koinon.rewards.order import word_order
 from koinon.rewards.params import Params
 from koinon.rewards.settle import collector_paused, settle_epoch
 from koinon.rewards.tree import BondLeaf, PayoutLeaf, Proof, SettlementTree
@@ -65,8 +66,7 @@ def inputs_digest(events: Iterable[Event]) -> str:
     # each id as a row of four big-endian words: sorting rows as numbers sorts the bytes, which
     # sorts the lowercase hex
     words = np.frombuffer(bytes.fromhex("".join(ids)), dtype=">u8").reshape(-1, 4)
-    order = np.argsort(words[:, 0])
-    first = words[order, 0]
+    order, first = word_order(words[:, 0].astype(np.uint64))
     if (first[1:] == first[:-1]).any():  # a repeated id, or two that share their first 8 bytes
         order = np.lexsort((words[:, 3], words[:, 2], words[:, 1], words[:, 0]))
     rows = words[order]
