@@ -5,12 +5,14 @@ checked and indexed a column at a time."""
 from __future__ import annotations
 
 import math
-from dataclasses import InitVar, dataclass
+from collections.abc import Mapping
+from dataclasses import InitVar, dataclass, field
+from typing import Literal
 
 from koinon.errors import invalid
+from koinon.rewards.keys import Keys, hex_keys, keys_of
 from koinon.rewards.model import Bond, EpochInput, Follow, NoteOutcome, Post, Vote
 
-_HEX_DIGITS = b"0123456789abcdef"
 _INT64_MAX = 2**63 - 1
 
 
@@ -19,20 +21,21 @@ def _types(values: tuple[object, ...], allowed: type | tuple[type, ...]) -> bool
     return all(issubclass(t, allowed) and not issubclass(t, bool) for t in set(map(type, values)))
 
 
-def _check_hex(name: str, values: tuple[str, ...]) -> None:
-    """Every value a 64-char lowercase hex string, checked on all of them joined at once."""
-    try:
-        joined = "".join(values)  # only strings join
-    except TypeError:
-        raise invalid(f"{name} must be 64 lowercase hex characters") from None
-    # ASCII first, so that the encoding is one byte per character; then nothing may remain once
-    # the hex digits are deleted
-    if values and (
-        set(map(len, values)) != {64}
-        or not joined.isascii()
-        or joined.encode("ascii").translate(None, _HEX_DIGITS)
-    ):
+def _check_hex(name: str, values: tuple[str, ...]) -> Keys:
+    """The keys of a column of 64-char lowercase hex strings; raises `Rejected` for any other."""
+    keys = hex_keys(values)
+    if keys is None:
         raise invalid(f"{name} must be 64 lowercase hex characters")
+    return keys
+
+
+def _seed(memo: dict[str, Keys], rows: int, known: Mapping[str, Keys] | None) -> None:
+    """Remember keys the caller already made (it vouches that they are those of the column)."""
+    for name, keys in (known or {}).items():
+        if keys.shape != (rows, 4):
+            raise invalid(f"the keys given for {name} do not fit the column")
+        keys.flags.writeable = False
+        memo[name] = keys
 
 
 def _check_times(name: str, values: tuple[int, ...]) -> None:
@@ -47,6 +50,15 @@ def _check_lengths(name: str, *columns: tuple[object, ...]) -> None:
         raise invalid(f"the {name} columns must have the same length")
 
 
+def _memo(memo: dict[str, Keys], name: str, column: tuple[str, ...]) -> Keys:
+    """The keys of a column, made once: the column is an immutable tuple, so they stay its own."""
+    keys = memo.get(name)
+    if keys is None:
+        keys = memo[name] = keys_of(column)
+        keys.flags.writeable = False
+    return keys
+
+
 @dataclass(frozen=True, slots=True)
 class PostColumns:
     """Posts as columns: row i is `Post(id[i], author[i], created_at[i])`."""
@@ -55,14 +67,24 @@ class PostColumns:
     author: tuple[str, ...] = ()
     created_at: tuple[int, ...] = ()
     check: InitVar[bool] = True  # False: the caller made every row from parsed events
+    known: InitVar[Mapping[str, Keys] | None] = None  # keys of hex columns the caller has made
+    _keys: dict[str, Keys] = field(default_factory=dict, init=False, repr=False, compare=False)
 
-    def __post_init__(self, check: bool) -> None:
+    def __post_init__(self, check: bool, known: Mapping[str, Keys] | None) -> None:
         _check_lengths("post", self.id, self.author, self.created_at)
+        _seed(self._keys, len(self.id), known)
         if not check:
             return
-        _check_hex("post id", self.id)
-        _check_hex("post author", self.author)
+        checked = {
+            "id": _check_hex("post id", self.id),
+            "author": _check_hex("post author", self.author),
+        }
+        _seed(self._keys, len(self.id), checked)
         _check_times("post created_at", self.created_at)
+
+    def keys(self, name: Literal["id", "author"]) -> Keys:
+        """The keys (`koinon.rewards.keys`) of hex column `name`, made on first use."""
+        return _memo(self._keys, name, getattr(self, name))
 
     @classmethod
     def of(cls, posts: tuple[Post, ...]) -> PostColumns:
@@ -93,16 +115,22 @@ class VoteColumns:
     weight: tuple[float, ...] = ()
     created_at: tuple[int, ...] = ()
     check: InitVar[bool] = True  # False: the caller made every row from parsed events
+    known: InitVar[Mapping[str, Keys] | None] = None  # keys of hex columns the caller has made
+    _keys: dict[str, Keys] = field(default_factory=dict, init=False, repr=False, compare=False)
 
-    def __post_init__(self, check: bool) -> None:
+    def __post_init__(self, check: bool, known: Mapping[str, Keys] | None) -> None:
         _check_lengths(
             "vote", self.id, self.voter, self.post_id, self.direction, self.weight, self.created_at
         )
+        _seed(self._keys, len(self.id), known)
         if not check:
             return
-        _check_hex("vote id", self.id)
-        _check_hex("voter", self.voter)
-        _check_hex("voted post id", self.post_id)
+        checked = {
+            "id": _check_hex("vote id", self.id),
+            "voter": _check_hex("voter", self.voter),
+            "post_id": _check_hex("voted post id", self.post_id),
+        }
+        _seed(self._keys, len(self.id), checked)
         # set membership compares by value: True equals 1 but is no direction, so bools are out
         if self.direction and not (
             set(self.direction) <= {1, -1} and bool not in set(map(type, self.direction))
@@ -116,6 +144,10 @@ class VoteColumns:
         if self.weight and not (min(self.weight) > 0.0 and max(self.weight) <= 1.0):
             raise invalid("vote weight must be in (0, 1]")
         _check_times("vote created_at", self.created_at)
+
+    def keys(self, name: Literal["id", "voter", "post_id"]) -> Keys:
+        """The keys (`koinon.rewards.keys`) of hex column `name`, made on first use."""
+        return _memo(self._keys, name, getattr(self, name))
 
     @classmethod
     def of(cls, votes: tuple[Vote, ...]) -> VoteColumns:
@@ -155,14 +187,21 @@ class FollowColumns:
     follower: tuple[str, ...] = ()
     followee: tuple[str, ...] = ()
     check: InitVar[bool] = True  # False: the caller made every row from parsed events
+    known: InitVar[Mapping[str, Keys] | None] = None  # keys of hex columns the caller has made
+    _keys: dict[str, Keys] = field(default_factory=dict, init=False, repr=False, compare=False)
 
-    def __post_init__(self, check: bool) -> None:
+    def __post_init__(self, check: bool, known: Mapping[str, Keys] | None) -> None:
         _check_lengths("follow", self.follower, self.followee)
+        _seed(self._keys, len(self.follower), known)
         if not check:
             return
         # followers repeat once per edge: checking each account once is enough
         _check_hex("follower", tuple(set(self.follower)))
         _check_hex("followee", tuple(set(self.followee)))
+
+    def keys(self, name: Literal["follower", "followee"]) -> Keys:
+        """The keys (`koinon.rewards.keys`) of hex column `name`, made on first use."""
+        return _memo(self._keys, name, getattr(self, name))
 
     @classmethod
     def of(cls, follows: tuple[Follow, ...]) -> FollowColumns:

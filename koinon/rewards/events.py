@@ -17,18 +17,29 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterable
-from typing import Any
+from operator import attrgetter, itemgetter
+from typing import Any, TypeVar
+
+import numpy as np
 
 from koinon.core.event import Event, is_hex
 from koinon.core.kinds import CONTACTS, LABEL, LONG_FORM, REACTION, TEXT_NOTE
-from koinon.rewards.columns import EpochColumns, FollowColumns, PostColumns, VoteColumns
+from koinon.rewards.columns import (
+    EpochColumns,
+    FollowColumns,
+    PostColumns,
+    VoteColumns,
+)
 from koinon.rewards.config import RewardsConfig
+from koinon.rewards.keys import IntArray, Keys, hex_keys, keys_of, rank_keys
 from koinon.rewards.model import Bond, EpochInput, NoteOutcome, NoteStatus, Vote
+from koinon.rewards.order import stable_order
 from koinon.rewards.settle import collector_paused
 
 BOND_DECLARATION = 3964
 POST_KINDS = (TEXT_NOTE, LONG_FORM)
 NOTES_NAMESPACE = "koinon.notes"
+T = TypeVar("T")
 
 
 def _newer(candidate: Event, current: Event | None) -> bool:
@@ -43,9 +54,12 @@ def _newer(candidate: Event, current: Event | None) -> bool:
 _DIRECTIONS = {"+": 1, "": 1, "-": -1}
 
 
-def _vote_parts(event: Event) -> tuple[str, int, float] | None:
-    """The (target, direction, weight) of a reaction, or None when it is no vote; the target is
-    the last `e` tag's value, not yet checked to be an event id."""
+VoteRow = tuple[str, str, str, int, float, int]  # id, voter, target, direction, weight, time
+
+
+def _vote_row(event: Event) -> VoteRow | None:
+    """The vote a reaction casts as a row of `VoteColumns`, or None when it casts none; the
+    target is the last `e` tag's value, not yet checked to be an event id."""
     direction = _DIRECTIONS.get(event.content)
     if direction is None:
         return None
@@ -67,16 +81,15 @@ def _vote_parts(event: Event) -> tuple[str, int, float] | None:
             return None
         if not (math.isfinite(weight) and 0.0 < weight <= 1.0):
             return None
-    return target, direction, weight
+    return event.id, event.pubkey, target, direction, weight, event.created_at
 
 
 def read_vote(event: Event) -> Vote | None:
     """The vote a kind-7 reaction casts, or None when it is not a vote."""
-    parts = _vote_parts(event) if event.kind == REACTION else None
-    if parts is None or not is_hex(parts[0], 64):
+    row = _vote_row(event) if event.kind == REACTION else None
+    if row is None or not is_hex(row[2], 64):
         return None
-    target, direction, weight = parts
-    return Vote(event.id, event.pubkey, target, direction, weight, event.created_at)
+    return Vote(*row)
 
 
 def read_bond(event: Event) -> Bond | None:
@@ -136,9 +149,8 @@ def epoch_columns(events: Iterable[Event], config: RewardsConfig, epoch: int) ->
 def _epoch_columns(events: Iterable[Event], config: RewardsConfig, epoch: int) -> EpochColumns:
     start, end = config.window(epoch)
     labelers = set(config.note_labelers)
+    votes: list[VoteRow] = []
     posts: dict[str, Event] = {}
-    # (voter, post id) -> the newest vote as a row: id, voter, post id, direction, weight, time
-    votes: dict[tuple[str, str], tuple[str, str, str, int, float, int]] = {}
     contacts: dict[str, Event] = {}
     bonds: dict[tuple[str, str], tuple[Event, Bond]] = {}
     outcomes: dict[str, tuple[Event, NoteOutcome]] = {}
@@ -147,14 +159,9 @@ def _epoch_columns(events: Iterable[Event], config: RewardsConfig, epoch: int) -
         if created >= end:
             continue
         in_epoch = start <= created
-        if kind == REACTION:  # most events are votes: they are read without making records
-            parts = _vote_parts(event) if in_epoch else None
-            if parts is not None:
-                key = (event.pubkey, parts[0])
-                known = votes.get(key)
-                # _newer on the row: later, or as late with a lower id
-                if known is None or (created, known[0]) > (known[5], event.id):
-                    votes[key] = (event.id, *key, parts[1], parts[2], created)
+        if kind == REACTION:  # most events are reactions: rows now, a column at a time below
+            if in_epoch and (row := _vote_row(event)) is not None:
+                votes.append(row)
         elif kind in POST_KINDS and in_epoch:
             posts[event.id] = event
         elif kind == CONTACTS:
@@ -169,40 +176,129 @@ def _epoch_columns(events: Iterable[Event], config: RewardsConfig, epoch: int) -
             outcome = read_outcome(event)
             if outcome is not None and _newer(event, outcomes.get(outcome.post_id, (None,))[0]):
                 outcomes[outcome.post_id] = (event, outcome)
-    # A vote whose target is not a post of the epoch is dropped here; a target that is not hex
-    # never names one, so it needs no check of its own.
-    cast = [row for row in votes.values() if row[2] in posts]
-    ids, voters, targets, directions, weights, times = zip(*cast, strict=True) if cast else [()] * 6
-    followers: list[str] = []
-    followees: list[str] = []
-    for author, event in contacts.items():
-        named = dict.fromkeys(event.tag_values("p"))  # a name given twice is one edge
-        named.pop(author, None)
-        followers.extend([author] * len(named))
-        followees.extend(named)
-    malformed = {name for name in set(followees) if not is_hex(name, 64)}
-    if malformed:
-        edges = [(a, b) for a, b in zip(followers, followees, strict=True) if b not in malformed]
-        followers, followees = [a for a, _ in edges], [b for _, b in edges]
     settled = set(outcomes)
+    post_ids = tuple(posts)
+    post_keys = keys_of(post_ids)
     return EpochColumns(
         epoch=epoch,
         start=start,
         end=end,
         pool=config.pool_per_epoch,
         trust_seeds=config.trust_seeds,
-        # every value below comes from a parsed event or was checked above, so the columns need
-        # not check a million of them again
+        # every value below comes from a parsed event or was checked here, so the columns need
+        # not check a million of them again; the keys made here are handed over with them
         posts=PostColumns(
-            tuple(posts),
-            tuple(e.pubkey for e in posts.values()),
-            tuple(e.created_at for e in posts.values()),
+            post_ids,
+            tuple(map(attrgetter("pubkey"), posts.values())),
+            tuple(map(attrgetter("created_at"), posts.values())),
             check=False,
+            known={"id": post_keys},
         ),
-        votes=VoteColumns(ids, voters, targets, directions, weights, times, check=False),
-        follows=FollowColumns(tuple(followers), tuple(followees), check=False),
+        votes=_votes(votes, post_keys),
+        follows=_follows(contacts),
         bonds=tuple(b for _, (_, b) in sorted(bonds.items()) if b.event_id in settled),
         outcomes=tuple(o for _, (_, o) in sorted(outcomes.items())),
+    )
+
+
+def _votes(rows: list[VoteRow], post_keys: Keys) -> VoteColumns:
+    """Each voter's newest vote on each post (`post_keys`) among the epoch's vote `rows`.
+
+    Targets and voters become keys (`koinon.rewards.keys`), targets ranked together with the
+    posts: matching a million targets to posts and finding a voter's repeats on a post take a
+    few sorts of numbers rather than a dict look-up of a fresh string per vote.
+    """
+    target_keys = hex_keys(list(map(itemgetter(2), rows)))
+    if target_keys is None:  # a target that is not an event id names no post: drop those first
+        rows = [row for row in rows if is_hex(row[2], 64)]
+        target_keys = keys_of(list(map(itemgetter(2), rows)))
+    ranks, _ = rank_keys(np.concatenate([post_keys, target_keys]))
+    post_of_rank = np.full(int(ranks.max(initial=-1)) + 1, -1, dtype=np.int64)
+    post_of_rank[ranks[: post_keys.shape[0]]] = np.arange(post_keys.shape[0])
+    post = post_of_rank[ranks[post_keys.shape[0] :]]
+    on_post = np.flatnonzero(post >= 0)
+    if on_post.shape[0] < post.shape[0]:
+        rows = _take(on_post.tolist(), rows)
+        post, target_keys = post[on_post], np.take(target_keys, on_post, axis=0)
+    if not rows:
+        return VoteColumns(check=False)
+    voter_keys = keys_of(list(map(itemgetter(1), rows)))
+    voter, _ = rank_keys(voter_keys)
+    kept = _newest(rows, post * (int(voter.max()) + 1) + voter)
+    if kept is not None:
+        rows = _take(kept.tolist(), rows)
+        voter_keys = np.take(voter_keys, kept, axis=0)
+        target_keys = np.take(target_keys, kept, axis=0)
+    ids, voters, targets, directions, weights, times = (
+        tuple(map(itemgetter(field), rows)) for field in range(6)
+    )
+    return VoteColumns(
+        ids,
+        voters,
+        targets,
+        directions,
+        weights,
+        times,
+        check=False,
+        known={"voter": voter_keys, "post_id": target_keys},
+    )
+
+
+def _take(rows: list[int], values: list[T]) -> list[T]:
+    """The values at `rows`, in that order."""
+    return list(map(values.__getitem__, rows))
+
+
+def _newest(rows: list[VoteRow], pair: IntArray) -> IntArray | None:
+    """The positions in `rows` to keep, ascending: the newest vote of each (voter, post) `pair`,
+    as late with the lowest id (as `_newer`); None when no pair repeats and all are kept."""
+    order = stable_order(pair)
+    ordered = pair[order]
+    repeats = ordered[1:] == ordered[:-1]
+    if not repeats.any():
+        return None
+    in_repeat = np.zeros(len(rows), dtype=bool)
+    in_repeat[1:] |= repeats
+    in_repeat[:-1] |= repeats
+    keep = np.ones(len(rows), dtype=bool)
+    keep[order[in_repeat]] = False
+    winner: dict[int, int] = {}
+    repeated = order[in_repeat].tolist()  # each pair's votes together, in input order
+    for at, key in zip(repeated, pair[repeated].tolist(), strict=True):
+        known = winner.get(key)
+        # later, or as late with a lower id
+        if known is None or (rows[at][5], rows[known][0]) > (rows[known][5], rows[at][0]):
+            winner[key] = at
+    keep[list(winner.values())] = True
+    kept: IntArray = np.flatnonzero(keep)
+    return kept
+
+
+def _follows(contacts: dict[str, Event]) -> FollowColumns:
+    """The follow edges of each author's newest contact list: every `p` tag naming a key once,
+    the author and names that are no key left out."""
+    followers: list[str] = []
+    followees: list[str] = []
+    edges: list[int] = []  # per author
+    for author, event in contacts.items():
+        # a name given twice is one edge
+        named = dict.fromkeys([t[1] for t in event.tags if len(t) >= 2 and t[0] == "p"])
+        named.pop(author, None)
+        followers += [author] * len(named)
+        followees += named
+        edges.append(len(named))
+    # an author's key is made once and repeated for each of its edges
+    follower_keys = np.repeat(keys_of(list(contacts)), edges, axis=0)
+    followee_keys = hex_keys(followees)
+    if followee_keys is None:
+        rows = [i for i, name in enumerate(followees) if is_hex(name, 64)]
+        followers, followees = _take(rows, followers), _take(rows, followees)
+        follower_keys, followee_keys = np.take(follower_keys, rows, axis=0), keys_of(followees)
+    return FollowColumns(
+        tuple(followers),
+        tuple(followees),
+        check=False,
+        known={"follower": follower_keys, "followee": followee_keys},
     )
 
 

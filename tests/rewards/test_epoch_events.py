@@ -3,7 +3,9 @@ config: which events count, how votes, bonds and labels are read, and order inde
 
 from __future__ import annotations
 
+import dataclasses
 import random
+from collections import Counter
 
 import pytest
 
@@ -22,6 +24,7 @@ from koinon.rewards.events import (
 from koinon.rewards.model import NoteStatus
 from koinon.rewards.settle import settle_epoch
 from tests.helpers import make_event, make_key, pubkey_of
+from tests.rewards.reading_oracle import read_epoch
 
 ALICE, BOB, CAROL, LABELER = (make_key(900 + i) for i in range(4))
 CONFIG = RewardsConfig(
@@ -196,3 +199,65 @@ def test_filters_cover_the_window() -> None:
     filters = epoch_filters(CONFIG, 3)
     assert filters[0]["since"] == START and filters[0]["until"] == END - 1
     assert any(f.get("authors") == [pubkey_of(LABELER)] for f in filters)
+
+
+def random_epoch(seed: int) -> list[Event]:
+    """Events that exercise every rule of reading an epoch: repeated votes, some in the same
+    second (the lower id wins), targets that are no post, not hex or uppercase, weights good and
+    bad, reactions that are no votes, late and early events, an event given twice, contact lists
+    replaced, naming a key twice, the author or a name that is no key."""
+    rng = random.Random(seed)
+    keys = [make_key(950 + i) for i in range(8)]
+    names = [pubkey_of(k) for k in keys]
+    posts = [
+        make_event(
+            rng.choice(keys), rng.choice([1, 30023]), f"p{i}", [], START + rng.randrange(-50, 1050)
+        )
+        for i in range(12)
+    ]
+    events = list(posts)
+    for _ in range(200):
+        post = rng.choice(posts)
+        # targets that name no post: hex (every seed), uppercase hex, text that is no hex
+        target = rng.choice([post.id] * 6 + [names[0], post.id.upper(), "nothex"][: 1 + seed % 3])
+        tags = [["e", rng.choice(posts).id]] * rng.randrange(2) + [
+            ["e", target],
+            ["p", post.pubkey],
+        ]
+        weight = rng.choice([None, None, "0.5", "1", "0", "2", "x"])
+        if weight is not None:
+            tags.append(["weight", weight])
+        content = rng.choice(["+", "+", "-", "", "🤙"])
+        events.append(
+            make_event(
+                rng.choice(keys), 7, content, tags, START + rng.choice([3, 3, 4, 900, 1000, -5])
+            )
+        )
+    for key in keys:
+        for _ in range(rng.randrange(3)):
+            bad = [names[0].upper(), "nokey"][: seed % 3]  # names that are no key
+            named = rng.sample(names, 3) + rng.sample([rng.choice(names), *bad], 1)
+            at = START + rng.choice([-100, -100, 5, 2000])
+            events.append(make_event(key, 3, "", [["p", n] for n in named], at))
+    events += rng.sample(events, 5)  # an event given twice is read once
+    rng.shuffle(events)
+    return events
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_epoch_columns_read_as_the_oracle_reads(seed: int) -> None:
+    events = random_epoch(seed)
+    expected = read_epoch(events, CONFIG, 3)
+    assert len(expected.votes) > 15 and len(expected.follows) > 5
+    cast = {vote for vote in map(read_vote, events) if vote is not None}
+    stamps = Counter((vote.voter, vote.post_id, vote.created_at) for vote in cast)
+    assert max(stamps.values()) > 1  # some votes tie on their time
+    assert epoch_input(events, CONFIG, 3) == expected
+    columns = epoch_columns(events, CONFIG, 3)
+    assert columns.records() == dataclasses.replace(
+        expected,
+        posts=columns.posts.records(),
+        votes=columns.votes.records(),
+        follows=columns.follows.records(),
+    )
+    assert settle_epoch(columns) == settle_epoch(expected)
