@@ -9,7 +9,7 @@ else n − d (the secret of the negated point, which is the even one).
 from __future__ import annotations
 
 from coincurve import PrivateKey, PublicKey
-from eth_hash.auto import keccak
+from eth_hash.backends.pysha3 import keccak256 as keccak  # the fast backend, as in tree.py
 
 from koinon.errors import invalid
 

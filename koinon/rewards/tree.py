@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from eth_hash.auto import keccak
+# eth_hash's automatic choice is pycryptodome (~15 us a hash here); safe-pysha3 takes ~2 us
+from eth_hash.backends.pysha3 import keccak256 as keccak
 
 from koinon.errors import invalid
 
