@@ -447,6 +447,6 @@ def _anchor_events(conn: sqlite3.Connection, min_size: int, limit: int = -1) -> 
     return [decode_stored(row[0]) for row in rows]
 
 
-def decode_stored(text: str) -> Event:
+def decode_stored(text: str | bytes) -> Event:
     """An event the node stored itself (already verified when it was written)."""
     return parse_event(orjson.loads(text))

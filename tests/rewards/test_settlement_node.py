@@ -4,6 +4,7 @@ and its root is finalized by the on-chain quorum; an audit from the served data 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,9 +16,9 @@ import pytest
 from koinon.core.event import Event, parse_event
 from koinon.node import Node
 from koinon.rewards.accounts import payout_address
-from koinon.rewards.audit import audit_epoch
+from koinon.rewards.audit import SettlementMismatch, audit_epoch
 from koinon.rewards.config import RewardsConfig
-from koinon.rewards.settlement import SETTLEMENT_RECORD, parse_record
+from koinon.rewards.settlement import SETTLEMENT_RECORD, inputs_digest, parse_record, settle
 from koinon.rewards.tree import PayoutLeaf, verify_proof
 from koinon.settings import Settings
 from tests.helpers import connect, make_event, make_key, pubkey_of
@@ -132,6 +133,33 @@ async def test_settling_twice_gives_the_same_root(node: Node) -> None:
             assert await client.publish(event) == (True, "")
     first = await node.settlement.settle(3)
     assert (await node.settlement.settle(3)).root == first.root
+
+
+async def test_settling_trusts_the_store_and_an_audit_does_not(node: Node) -> None:
+    """The node verified each event when it arrived, so settling reads its store without
+    checking signatures again (a million would take minutes); whoever audits the served inputs
+    checks every one. A forged event written straight to the store shows both."""
+    assert node.settlement is not None
+    config = node.settlement.config
+    epoch = 4
+    start, _ = config.window(epoch)
+    events = epoch_events(start)
+    async with connect(node.ws_url) as client:
+        for event in events:
+            assert await client.publish(event) == (True, "")
+    post = events[len(KEYS)]
+    genuine = make_event(KEYS[3], 7, "-", [["e", post.id], ["p", post.pubkey]], start + 40)
+    forged = dataclasses.replace(genuine, sig="00" * 64)
+    await node.settlement.store.add(forged)
+
+    settlement = await node.settlement.settle(epoch)
+    assert settlement.inputs == inputs_digest([*events, forged])
+    assert settlement.root == settle([*events, forged], config, epoch).root
+    served = [parse_event(raw) for raw in await get(node, f"/rewards/epochs/{epoch}/events")]
+    assert forged in served
+    body = await get(node, f"/rewards/epochs/{epoch}")
+    with pytest.raises(SettlementMismatch, match=f"input event {forged.id} is not valid"):
+        audit_epoch(config, node.key.public_key, parse_event(body["record"]), served, epoch)
 
 
 async def test_unknown_epochs_and_bad_numbers_get_problems(node: Node) -> None:
