@@ -116,11 +116,16 @@ def ring_camouflage(world: World, fakes: int, rng: np.random.Generator) -> Plan:
     return Plan(votes=votes, keep_attacker_honest_votes=True, attacker_follows=None)
 
 
+def sparse_ring(world: World, per_voter: int, rng: np.random.Generator) -> Plan:
+    """Every attacker adds `per_voter` upvotes for fellow attackers' posts and votes honestly."""
+    members = world.attackers()
+    votes = _ring_votes(world, members, world.posts_of(members), per_voter, rng)
+    return Plan(votes=votes, keep_attacker_honest_votes=True, attacker_follows=None)
+
+
 def ring_sparse(world: World, fakes: int, rng: np.random.Generator) -> Plan:
     """A diffuse ring, hard to tell from a community: few ring votes each, honest otherwise."""
-    members = world.attackers()
-    votes = _ring_votes(world, members, world.posts_of(members), 10, rng)
-    return Plan(votes=votes, keep_attacker_honest_votes=True, attacker_follows=None)
+    return sparse_ring(world, 10, rng)
 
 
 def ring_downvote(world: World, fakes: int, rng: np.random.Generator) -> Plan:

@@ -18,6 +18,8 @@ from koinon.sim.attacks import (
 )
 from koinon.sim.evasion import (
     ring_camouflage_follow,
+    ring_faint,
+    ring_faint_follow,
     ring_follow,
     ring_sparse_follow,
     sybil_vouched_open,
@@ -40,5 +42,7 @@ STRATEGIES: dict[str, Strategy] = {
     "ring_camouflage_follow": ring_camouflage_follow,
     "ring_sparse_follow": ring_sparse_follow,
     "sybil_vouched_open": sybil_vouched_open,
+    "ring_faint": ring_faint,
+    "ring_faint_follow": ring_faint_follow,
 }
 NEEDS_FAKES = frozenset({"sybil", "sybil_vouched", "sybil_vouched_open"})
