@@ -89,7 +89,8 @@ def test_koinon_pays_honest_behaviour_its_contribution(quick: dict[str, object])
 @pytest.mark.xfail(
     strict=True,
     reason="measured miss, see docs/rewards.md: adaptive attackers (a loose ring that follows "
-    "whom it upvotes) gain about 5 points over their contribution under Koinon",
+    "whom it upvotes, ring_sparse_follow) gain about 5.5 points over their contribution under "
+    "Koinon; a ring too faint to detect still gains about 2",
 )
 def test_issue_targets_hold_in_the_quick_run(quick: dict[str, object]) -> None:
     checks = quick["targets"]
