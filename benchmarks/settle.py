@@ -12,10 +12,12 @@ What it times, each --rounds times (wall and CPU seconds, best and median):
      events into columns, the digest of their ids, indexing, the mechanism, integer payouts,
      payout addresses and the Merkle tree;
   2. `epoch_columns`, the first step of 1 (events -> columns);
-  3. `settle_input`, the rest of 1 (columns -> root);
-  4. `settle_epoch` on `EpochInput` records (records -> payouts: what this benchmark timed before
+  3. `inputs_digest`, the second (events -> the digest of their ids);
+  4. `settle_input`, the rest of 1 (columns -> root), so that 2 + 3 + 4 make up 1;
+  5. `from_input`, the first step of 4 (columns -> indexed arrays);
+  6. `settle_epoch` on `EpochInput` records (records -> payouts: what this benchmark timed before
      the columnar input);
-  5. `tally` alone on the indexed arrays (the mechanism without records, payouts or tree).
+  7. `tally` alone on the indexed arrays (the mechanism without records, payouts or tree).
 It checks that events and records settle alike, to the same root, and that the payouts sum to
 the pool. There is no peer implementation to compare with: Hive and Steem settle per post,
 incrementally, on chain.
@@ -41,6 +43,7 @@ import orjson
 from koinon.core.event import Event, compute_id, parse_event
 from koinon.core.schnorr import public_key
 from koinon.rewards.arrays import from_input
+from koinon.rewards.columns import EpochColumns
 from koinon.rewards.config import RewardsConfig
 from koinon.rewards.events import epoch_columns
 from koinon.rewards.params import DEFAULT_PARAMS
@@ -118,6 +121,12 @@ def generate(
     return config, events
 
 
+def indexed(columns: EpochColumns) -> object:
+    """`from_input` as `settle_epoch` runs it: with the collector paused."""
+    with collector_paused():
+        return from_input(columns)
+
+
 def timed(run: Callable[[], object], rounds: int) -> tuple[list[float], list[float]]:
     """Wall and CPU seconds of `rounds` calls."""
     walls, cpus = [], []
@@ -167,10 +176,12 @@ def main() -> None:
             "  epoch_columns (events -> columns)",
             timed(lambda: epoch_columns(events, config, EPOCH), args.rounds),
         ),
+        ("  inputs_digest (events -> digest)", timed(lambda: inputs_digest(events), args.rounds)),
         (
             "  settle_input (columns -> root)",
             timed(lambda: settle_input(columns, digest), args.rounds),
         ),
+        ("    from_input (columns -> arrays)", timed(lambda: indexed(columns), args.rounds)),
         ("settle_epoch (records -> payouts)", timed(lambda: settle_epoch(records), args.rounds)),
         (
             "tally (indexed arrays -> scores)",

@@ -67,11 +67,12 @@ def inputs_digest(events: Iterable[Event]) -> str:
     # sorts the lowercase hex
     words = np.frombuffer(bytes.fromhex("".join(ids)), dtype=">u8").reshape(-1, 4)
     order, first = word_order(words[:, 0].astype(np.uint64))
+    rows = np.take(words, order, axis=0)  # rows of a 2-D array: faster than words[order]
     if (first[1:] == first[:-1]).any():  # a repeated id, or two that share their first 8 bytes
-        order = np.lexsort((words[:, 3], words[:, 2], words[:, 1], words[:, 0]))
-    rows = words[order]
-    distinct = np.r_[True, (rows[1:] != rows[:-1]).any(axis=1)] if len(ids) else []
-    return hashlib.sha256(rows[distinct].tobytes()).hexdigest()
+        rows = words[np.lexsort((words[:, 3], words[:, 2], words[:, 1], words[:, 0]))]
+        rows = rows[np.r_[True, (rows[1:] != rows[:-1]).any(axis=1)]]
+    # otherwise every first word differs, so every id does; hashed without a copy to bytes
+    return hashlib.sha256(np.ascontiguousarray(rows).data).hexdigest()
 
 
 def settle_input(
