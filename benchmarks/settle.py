@@ -7,7 +7,8 @@ count once), 100 trust seeds among the most followed accounts. The epoch is made
 (kind 1 posts, kind 7 reactions, kind 3 contact lists, with real ids), serialized to JSON and
 parsed back, so that every string is its own object as in a node. Signatures are neither made nor
 checked: settling takes events that were verified when they arrived.
-What it times, each --rounds times (wall and CPU seconds, best and median):
+What it times, in --rounds rounds that each run every step once (wall and CPU seconds, best
+and median):
   1. `settle`: events -> settlement root, what a node runs once an epoch is due: reading the
      events into columns, the digest of their ids, indexing, the mechanism, integer payouts,
      payout addresses and the Merkle tree;
@@ -127,16 +128,22 @@ def indexed(columns: EpochColumns) -> object:
         return from_input(columns)
 
 
-def timed(run: Callable[[], object], rounds: int) -> tuple[list[float], list[float]]:
-    """Wall and CPU seconds of `rounds` calls."""
-    walls, cpus = [], []
+def timed(
+    steps: list[tuple[str, Callable[[], object]]], rounds: int
+) -> list[tuple[str, list[float], list[float]]]:
+    """Wall and CPU seconds of each step, `rounds` times: each round runs every step once, so
+    that a machine that slows down or speeds up between rounds (this one is shared) weighs on
+    all steps alike, and the parts of a step are timed beside it."""
+    walls: dict[str, list[float]] = {name: [] for name, _ in steps}
+    cpus: dict[str, list[float]] = {name: [] for name, _ in steps}
     for _ in range(rounds):
-        gc.collect()
-        wall, cpu = time.perf_counter(), time.process_time()
-        run()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-    return walls, cpus
+        for name, run in steps:
+            gc.collect()
+            wall, cpu = time.perf_counter(), time.process_time()
+            run()
+            walls[name].append(time.perf_counter() - wall)
+            cpus[name].append(time.process_time() - cpu)
+    return [(name, walls[name], cpus[name]) for name, _ in steps]
 
 
 def main() -> None:
@@ -170,31 +177,23 @@ def main() -> None:
         f"{len(result.posts):,} rewarded posts"
     )
     load = os.getloadavg()
-    rows = [
-        ("settle (events -> root)", timed(lambda: settle(events, config, EPOCH), args.rounds)),
-        (
-            "  epoch_columns (events -> columns)",
-            timed(lambda: epoch_columns(events, config, EPOCH), args.rounds),
-        ),
-        ("  inputs_digest (events -> digest)", timed(lambda: inputs_digest(events), args.rounds)),
-        (
-            "  settle_input (columns -> root)",
-            timed(lambda: settle_input(columns, digest), args.rounds),
-        ),
-        ("    from_input (columns -> arrays)", timed(lambda: indexed(columns), args.rounds)),
-        ("settle_epoch (records -> payouts)", timed(lambda: settle_epoch(records), args.rounds)),
-        (
-            "tally (indexed arrays -> scores)",
-            timed(lambda: tally(arrays, DEFAULT_PARAMS), args.rounds),
-        ),
+    steps: list[tuple[str, Callable[[], object]]] = [
+        ("settle (events -> root)", lambda: settle(events, config, EPOCH)),
+        ("  epoch_columns (events -> columns)", lambda: epoch_columns(events, config, EPOCH)),
+        ("  inputs_digest (events -> digest)", lambda: inputs_digest(events)),
+        ("  settle_input (columns -> root)", lambda: settle_input(columns, digest)),
+        ("    from_input (columns -> arrays)", lambda: indexed(columns)),
+        ("settle_epoch (records -> payouts)", lambda: settle_epoch(records)),
+        ("tally (indexed arrays -> scores)", lambda: tally(arrays, DEFAULT_PARAMS)),
     ]
+    rows = timed(steps, args.rounds)
     print(f"{'step':36} {'wall best':>9} {'wall median':>11} {'cpu best':>9} {'cpu median':>10}")
-    for name, (walls, cpus) in rows:
+    for name, walls, cpus in rows:
         print(
             f"{name:36} {min(walls):9.2f} {statistics.median(walls):11.2f} "
             f"{min(cpus):9.2f} {statistics.median(cpus):10.2f}"
         )
-    best = min(rows[0][1][0])
+    best = min(rows[0][1])
     verdict = "met" if best < TARGET_SECONDS else "MISSED"
     print(f"target: settle < {TARGET_SECONDS:.0f} s wall: {verdict} ({best:.2f} s best)")
     before, after = (" ".join(f"{x:.2f}" for x in loads) for loads in (load, os.getloadavg()))
