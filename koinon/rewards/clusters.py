@@ -18,6 +18,7 @@ import numpy as np
 
 from koinon.rewards.arrays import BoolArray, FloatArray, IntArray, sorted_unique, weighted_sum
 from koinon.rewards.median import weighted_median
+from koinon.rewards.order import stable_order
 from koinon.rewards.params import Params
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -113,14 +114,14 @@ def _propagate(labels: IntArray, graph: _Graph, total: float, params: Params) ->
     """LPAm rounds: each node (half of them per round) moves to the neighbouring label with the
     largest modularity gain, if that beats staying. Labels are node numbers.
 
-    Each round sums a node's link weight per neighbouring label without sorting: labels are
-    hashed into a few slots per node, and a slot that two labels share (rare once clusters form)
-    is recognised by its label sum and skipped.
+    Each round sums a node's link weight per neighbouring label without sorting labels: they
+    are hashed into a few slots per node, and a slot that two labels share (rare once clusters
+    form) is recognised by its label sum and skipped. The slots in use are numbered by one sort
+    of the links' cells, so that the sums fill arrays as long as the links, not n * _SLOTS.
     """
     n = labels.shape[0]
     row, col, mass = graph.row, graph.col, graph.mass
     scale = params.cluster_resolution * graph.out_degree / total
-    cells = n * _SLOTS
     every = np.arange(n, dtype=np.int64)
     slot_of = _slot_hash(every, 0) % _SLOTS  # labels are node numbers, so hash them once
     check_of = (_slot_hash(every, 1) % 1024).astype(np.float64)
@@ -134,23 +135,27 @@ def _propagate(labels: IntArray, graph: _Graph, total: float, params: Params) ->
         label_degree = weighted_sum(labels, graph.in_degree, n)
         near = labels[c]
         cell = r * _SLOTS + slot_of[near]
-        link_total = weighted_sum(cell, m, cells)
-        count = np.bincount(cell, minlength=cells)
-        label_sum = weighted_sum(cell, near.astype(np.float64), cells)
-        check_sum = weighted_sum(cell, check_of[near], cells)
-        # only filled slots from here on; they come sorted by node
-        filled = np.flatnonzero(count)
-        if filled.shape[0] == 0:
+        if cell.shape[0] == 0:
             break
+        # only filled slots from here on, numbered in cell order (so sorted by node); each sum
+        # adds its links in their order, as a sum over every cell would
+        order = stable_order(cell)
+        ordered = cell[order]
+        new = np.r_[True, ordered[1:] != ordered[:-1]]
+        filled = ordered[new]
+        slot = np.empty_like(cell)
+        slot[order] = np.cumsum(new) - 1
+        link_total = weighted_sum(slot, m, filled.shape[0])
+        sums = weighted_sum(slot, near.astype(np.float64), filled.shape[0])
+        check_sum = weighted_sum(slot, check_of[near], filled.shape[0])
+        hits = np.bincount(slot, minlength=filled.shape[0]).astype(np.float64)
         node = filled // _SLOTS
-        hits = count[filled].astype(np.float64)
-        sums = label_sum[filled]
         guess = np.clip(np.round(sums / hits), 0, n - 1).astype(np.int64)
         # a slot holds one label when the labels' mean is a label whose checksum matches too;
         # two labels sharing a slot almost never pass both, and such a slot is skipped
-        clean = (sums == guess * hits) & (check_sum[filled] == check_of[guess] * hits)
+        clean = (sums == guess * hits) & (check_sum == check_of[guess] * hits)
         clean &= guess != labels[node]
-        gain = np.where(clean, link_total[filled] - scale[node] * label_degree[guess], -np.inf)
+        gain = np.where(clean, link_total - scale[node] * label_degree[guess], -np.inf)
         to_own = weighted_sum(r, np.where(near == labels[r], m, 0.0), n)
         own_gain = to_own - scale * (label_degree[labels] - graph.in_degree)
         starts = np.flatnonzero(np.r_[True, node[1:] != node[:-1]])
