@@ -4,69 +4,22 @@ consumed key, sealed, with the time its replacement bundle was published."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from koinon.cli import dmcmd, dmstore, keystore
-from koinon.cli.main import build_parser
-from koinon.core import ncryptsec
-from koinon.core.keys import SecretKey, npub
+from koinon.cli import dmcmd
+from koinon.core.keys import npub
 from koinon.node import Node
-from tests.helpers import make_key
-
-PASSPHRASE = "prekey reuse test passphrase"
-
-
-@dataclass(eq=False)
-class Person:
-    """One user with their own home, driving `koinon` in process on the node's loop."""
-
-    home: Path
-    key: SecretKey
-    relay: str
-    capture: Callable[[], tuple[str, str]]
-
-    async def run(self, *argv: str) -> str:
-        """The output of one command that must succeed without printing a warning."""
-        args = build_parser().parse_args([*argv, "--home", str(self.home)])
-        args.relay = self.relay
-        self.capture()
-        result = args.run(args)
-        if asyncio.iscoroutine(result):
-            result = await result
-        out, err = self.capture()
-        assert result == 0 and err == "", err
-        return out
-
-    def state(self) -> dmstore.State:
-        return dmstore.load(self.home, PASSPHRASE, self.key.public_key)
+from tests.cli.dm_people import Person, make_people
 
 
 @pytest.fixture
 def people(
     node: Node, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> list[Person]:
-    monkeypatch.setenv(keystore.PASSPHRASE_ENV, PASSPHRASE)
-
-    def capture() -> tuple[str, str]:
-        captured = capsys.readouterr()
-        return captured.out, captured.err
-
-    made = []
-    for index, name in enumerate(("alice", "bob", "carol")):
-        home = tmp_path / name
-        home.mkdir()
-        key = SecretKey(make_key(4400 + index))
-        sealed = ncryptsec.encrypt(key.raw, PASSPHRASE, os.urandom, log_n=4)
-        keystore.key_path(home).write_text(sealed + "\n")
-        made.append(Person(home, key, node.ws_url, capture))
-    return made
+    return make_people(node, tmp_path, monkeypatch, capsys, 4400)
 
 
 async def test_two_senders_sharing_bobs_only_one_time_prekey_both_get_through(

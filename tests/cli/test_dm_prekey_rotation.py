@@ -4,72 +4,25 @@ rotates it and republishes the bundle, the old one still answers, and a read aft
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import os
 import time
 import types
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from koinon.cli import dmcmd, dmstore, keystore
-from koinon.cli.main import build_parser
-from koinon.core import ncryptsec
-from koinon.core.keys import SecretKey, npub
+from koinon.cli import dmcmd
+from koinon.core.keys import npub
 from koinon.messaging.signed_prekeys import SIGNED_PREKEY_GRACE, SIGNED_PREKEY_ROTATION
 from koinon.node import Node
-from tests.helpers import make_key
-
-PASSPHRASE = "prekey rotation test passphrase"
-
-
-@dataclass(eq=False)
-class Person:
-    """One user with their own home, driving `koinon` in process on the node's loop."""
-
-    home: Path
-    key: SecretKey
-    relay: str
-    capture: Callable[[], tuple[str, str]]
-
-    async def run(self, *argv: str) -> list[str]:
-        """The texts printed by one command that must succeed without a warning."""
-        args = build_parser().parse_args([*argv, "--home", str(self.home)])
-        args.relay = self.relay
-        self.capture()
-        result = args.run(args)
-        if asyncio.iscoroutine(result):
-            result = await result
-        out, err = self.capture()
-        assert result == 0 and err == "", err
-        return [line.rsplit(": ", 1)[-1] for line in out.splitlines()]
-
-    def state(self) -> dmstore.State:
-        return dmstore.load(self.home, PASSPHRASE, self.key.public_key)
+from tests.cli.dm_people import Person, make_people
 
 
 @pytest.fixture
 def people(
     node: Node, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> list[Person]:
-    monkeypatch.setenv(keystore.PASSPHRASE_ENV, PASSPHRASE)
-
-    def capture() -> tuple[str, str]:
-        captured = capsys.readouterr()
-        return captured.out, captured.err
-
-    made = []
-    for index, name in enumerate(("alice", "bob", "carol")):
-        home = tmp_path / name
-        home.mkdir()
-        key = SecretKey(make_key(4500 + index))
-        sealed = ncryptsec.encrypt(key.raw, PASSPHRASE, os.urandom, log_n=4)
-        keystore.key_path(home).write_text(sealed + "\n")
-        made.append(Person(home, key, node.ws_url, capture))
-    return made
+    return make_people(node, tmp_path, monkeypatch, capsys, 4500)
 
 
 def age_signed_prekey(person: Person) -> None:
@@ -78,7 +31,7 @@ def age_signed_prekey(person: Person) -> None:
     spk = state.device.signed.entries[1]
     aged = dataclasses.replace(spk, created_at=int(time.time()) - SIGNED_PREKEY_ROTATION)
     state.device.signed = dataclasses.replace(state.device.signed, entries={1: aged})
-    dmstore.store(person.home, PASSPHRASE, state)
+    person.save(state)
 
 
 async def test_dm_read_rotates_a_week_old_signed_prekey_and_deletes_it_after_the_grace(
@@ -92,7 +45,7 @@ async def test_dm_read_rotates_a_week_old_signed_prekey_and_deletes_it_after_the
     bob_npub = npub(bob.key.public_key)
     await alice.run("dm", "send", bob_npub, "on the old key")
     before = int(time.time())
-    assert await bob.run("dm", "read") == ["on the old key"]
+    assert await bob.texts("dm", "read") == ["on the old key"]
     signed = bob.state().device.signed
     assert signed.current == 2 and set(signed.entries) == {1, 2}  # republished, old one kept
     replaced_at = signed.entries[1].replaced_at
@@ -100,21 +53,21 @@ async def test_dm_read_rotates_a_week_old_signed_prekey_and_deletes_it_after_the
     assert len(signed.entries[1].ephemerals) == 1 and not signed.entries[2].ephemerals
 
     await carol.run("dm", "send", bob_npub, "on the new key")  # reads the new bundle
-    assert await bob.run("dm", "read") == ["on the new key"]
+    assert await bob.texts("dm", "read") == ["on the new key"]
     assert len(bob.state().device.signed.entries[2].ephemerals) == 1
 
     later = replaced_at + SIGNED_PREKEY_GRACE
     with monkeypatch.context() as patch:
         patch.setattr(dmcmd, "time", types.SimpleNamespace(time=lambda: later))
-        assert await bob.run("dm", "read") == []
+        assert await bob.texts("dm", "read") == []
     signed = bob.state().device.signed
     assert set(signed.entries) == {2} and len(signed.entries[2].ephemerals) == 1
 
     # Alice's session started on signed prekey 1 and goes on without it.
     await alice.run("dm", "send", bob_npub, "still here")
-    assert await bob.run("dm", "read") == ["still here"]
+    assert await bob.texts("dm", "read") == ["still here"]
     await bob.run("dm", "send", npub(alice.key.public_key), "hello again")
-    assert await alice.run("dm", "read") == ["hello again"]
+    assert await alice.texts("dm", "read") == ["hello again"]
 
 
 async def test_a_group_welcome_on_the_old_signed_prekey_outlives_the_grace_of_dm_reads(
@@ -128,7 +81,7 @@ async def test_a_group_welcome_on_the_old_signed_prekey_outlives_the_grace_of_dm
     age_signed_prekey(bob)
 
     await alice.run("group", "create", "club", "-m", npub(bob.key.public_key))  # on prekey 1
-    assert await bob.run("dm", "read") == []  # rotates, and leaves the welcome for group read
+    assert await bob.texts("dm", "read") == []  # rotates, and leaves the welcome for group read
     device = bob.state().device
     assert device.signed.current == 2 and len(device.waiting) == 1
     replaced_at = device.signed.entries[1].replaced_at
@@ -137,14 +90,14 @@ async def test_a_group_welcome_on_the_old_signed_prekey_outlives_the_grace_of_dm
     later = types.SimpleNamespace(time=lambda: replaced_at + SIGNED_PREKEY_GRACE)
     with monkeypatch.context() as patch:
         patch.setattr(dmcmd, "time", later)
-        assert await bob.run("dm", "read") == []
+        assert await bob.texts("dm", "read") == []
     assert set(bob.state().device.signed.entries) == {1, 2}  # the welcome still waits
-    lines = await bob.run("group", "read")  # now: its grace is not over, so nothing goes
+    lines = await bob.texts("group", "read")  # now: its grace is not over, so nothing goes
     assert any("added you to 'club'" in line for line in lines), lines
     assert len(bob.state().device.waiting) == 0  # answered
     with monkeypatch.context() as patch:
         patch.setattr(dmcmd, "time", later)
-        assert await bob.run("dm", "read") == []
+        assert await bob.texts("dm", "read") == []
     assert set(bob.state().device.signed.entries) == {2}
 
 
@@ -157,6 +110,6 @@ async def test_dm_send_rotates_a_week_old_signed_prekey(people: list[Person]) ->
     await bob.run("dm", "send", npub(alice.key.public_key), "sent on rotation day")
     signed = bob.state().device.signed
     assert signed.current == 2 and signed.entries[1].replaced_at is not None
-    assert await alice.run("dm", "read") == ["sent on rotation day"]
+    assert await alice.texts("dm", "read") == ["sent on rotation day"]
     await alice.run("dm", "send", npub(bob.key.public_key), "answer")
-    assert await bob.run("dm", "read") == ["answer"]
+    assert await bob.texts("dm", "read") == ["answer"]
