@@ -4,51 +4,23 @@ the grace period has passed (then the handshakes that used it are forward-secret
 
 from __future__ import annotations
 
-import random
-
 import orjson
 import pytest
 
-from koinon.core.keys import SecretKey
 from koinon.messaging import dm
 from koinon.messaging.consumed_prekeys import CONSUMED_PREKEY_GRACE, ConsumedPrekeys
-from koinon.messaging.giftwrap import Rumor
 from koinon.sessions.errors import DecryptError, PrekeyError, StateError
-from koinon.sessions.prekeys import PrekeyBundle
-from tests.messaging.parties import ALICE, BOB, CAROL, MALLORY, NOW
-
-
-class Party:
-    """One person with one device, its sessions and seeded randomness."""
-
-    def __init__(self, key: SecretKey, device_id: str, seed: int, one_time: int = 1) -> None:
-        self.key, self.me = key, key.public_key
-        self.random = random.Random(seed).randbytes
-        self.device = dm.LocalDevice.generate(device_id, one_time, self.random)
-        self.sessions = dm.DeviceSessions(self.random)
-
-    def bundle(self) -> PrekeyBundle:
-        return self.device.bundle(self.key.raw, self.random)
-
-    def send(self, peer: Party, bundle: PrekeyBundle, text: str) -> Rumor:
-        """A session message to `peer`'s device, made from `bundle` if a handshake is needed."""
-        identity = self.device.identity(self.key.raw)
-        peer_device = peer.device.device_id
-        content = dm.encrypt_for(self.sessions, identity, peer_device, bundle, text, self.random)
-        own = self.device.device_id
-        return dm.session_rumor(self.me, peer.me, peer_device, own, content, NOW)
-
-    def receive(self, rumor: Rumor) -> str:
-        return dm.decrypt_from(
-            self.sessions, self.device, self.key.raw, rumor.pubkey, rumor, self.random
-        )
+from tests.messaging.parties import ALICE, BOB, CAROL, MALLORY, NOW, Party
 
 
 def test_two_initiators_with_the_same_one_time_prekey_both_get_a_session() -> None:
-    bob = Party(BOB, "bob-phone", 1)
+    bob = Party(BOB, "bob-phone", 1, one_time=1)
     old = bob.bundle()  # one one-time prekey: every initiator picks it
     ((prekey_id, _),) = old.one_time_prekeys
-    alice, carol = Party(ALICE, "alice-phone", 2), Party(CAROL, "carol-phone", 3)
+    alice, carol = (
+        Party(ALICE, "alice-phone", 2, one_time=1),
+        Party(CAROL, "carol-phone", 3, one_time=1),
+    )
     from_alice, from_carol = alice.send(bob, old, "a1"), carol.send(bob, old, "c1")
 
     assert bob.receive(from_alice) == "a1"
@@ -66,12 +38,12 @@ def test_two_initiators_with_the_same_one_time_prekey_both_get_a_session() -> No
 
 
 def test_a_consumed_prekey_is_forgotten_after_the_grace_that_follows_its_replacement() -> None:
-    bob = Party(BOB, "bob-phone", 4)
+    bob = Party(BOB, "bob-phone", 4, one_time=1)
     old = bob.bundle()
     alice, carol, mallory = (
-        Party(ALICE, "alice-phone", 5),
-        Party(CAROL, "carol-phone", 6),
-        Party(MALLORY, "mallory-phone", 7),
+        Party(ALICE, "alice-phone", 5, one_time=1),
+        Party(CAROL, "carol-phone", 6, one_time=1),
+        Party(MALLORY, "mallory-phone", 7, one_time=1),
     )
     from_alice = alice.send(bob, old, "a1")
     assert bob.receive(from_alice) == "a1"
@@ -90,23 +62,23 @@ def test_a_consumed_prekey_is_forgotten_after_the_grace_that_follows_its_replace
 
     assert bob.device.forget_consumed(NOW + 10 + CONSUMED_PREKEY_GRACE) == 1
     assert len(bob.device.consumed) == 0 and len(bob.device.one_time) == 1
-    late = Party(CAROL, "carol-tablet", 8)
+    late = Party(CAROL, "carol-tablet", 8, one_time=1)
     with pytest.raises(PrekeyError):
         bob.receive(late.send(bob, old, "after the grace"))  # the old bundle's key is gone
     with pytest.raises(DecryptError):
         bob.receive(from_alice)  # a replay stays refused
-    fresh = Party(CAROL, "carol-laptop", 12)
+    fresh = Party(CAROL, "carol-laptop", 12, one_time=1)
     assert bob.receive(fresh.send(bob, new, "from the new bundle")) == "from the new bundle"
 
 
 def test_consumed_prekeys_survive_the_sealed_state_round_trip() -> None:
     bob = Party(BOB, "bob-phone", 9, one_time=2)
     old = bob.bundle()
-    alice = Party(ALICE, "alice-phone", 10)
+    alice = Party(ALICE, "alice-phone", 10, one_time=1)
     assert bob.receive(alice.send(bob, old, "hi")) == "hi"
     new = bob.bundle()
     bob.device.bundle_published(new, NOW)
-    assert bob.receive(Party(CAROL, "carol-phone", 11).send(bob, new, "hey")) == "hey"
+    assert bob.receive(Party(CAROL, "carol-phone", 11, one_time=1).send(bob, new, "hey")) == "hey"
 
     raw = orjson.loads(orjson.dumps(bob.device.to_json()))
     restored = dm.LocalDevice.from_json(raw)
