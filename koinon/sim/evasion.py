@@ -44,34 +44,31 @@ def _follow_upvoted(world: World, plan: Plan) -> tuple[IntArray, IntArray]:
     return src, dst
 
 
+def _following_upvoted(world: World, plan: Plan, keep_honest_votes: bool) -> Plan:
+    """`plan`'s votes, its attackers also following the ring members they upvote."""
+    return Plan(
+        votes=plan.votes,
+        keep_attacker_honest_votes=keep_honest_votes,
+        attacker_follows=_follow_upvoted(world, plan),
+    )
+
+
 def ring_follow(world: World, fakes: int, rng: np.random.Generator) -> Plan:
     """A ring that upvotes only each other, follows whom it upvotes, keeps ordinary follows."""
     plan = ring(world, fakes, rng)
-    return Plan(
-        votes=plan.votes,
-        keep_attacker_honest_votes=False,
-        attacker_follows=_follow_upvoted(world, plan),
-    )
+    return _following_upvoted(world, plan, keep_honest_votes=False)
 
 
 def ring_camouflage_follow(world: World, fakes: int, rng: np.random.Generator) -> Plan:
     """`ring_camouflage`, also following the ring members it upvotes."""
     plan = ring_camouflage(world, fakes, rng)
-    return Plan(
-        votes=plan.votes,
-        keep_attacker_honest_votes=True,
-        attacker_follows=_follow_upvoted(world, plan),
-    )
+    return _following_upvoted(world, plan, keep_honest_votes=True)
 
 
 def ring_sparse_follow(world: World, fakes: int, rng: np.random.Generator) -> Plan:
     """`ring_sparse`, also following the ring members it upvotes."""
     plan = ring_sparse(world, fakes, rng)
-    return Plan(
-        votes=plan.votes,
-        keep_attacker_honest_votes=True,
-        attacker_follows=_follow_upvoted(world, plan),
-    )
+    return _following_upvoted(world, plan, keep_honest_votes=True)
 
 
 FAINT_RING_VOTES = 3  # a tenth of one's upvotes: below what we could detect (docs/rewards.md)
@@ -85,11 +82,7 @@ def ring_faint(world: World, fakes: int, rng: np.random.Generator) -> Plan:
 def ring_faint_follow(world: World, fakes: int, rng: np.random.Generator) -> Plan:
     """`ring_faint`, also following the ring members it upvotes."""
     plan = ring_faint(world, fakes, rng)
-    return Plan(
-        votes=plan.votes,
-        keep_attacker_honest_votes=True,
-        attacker_follows=_follow_upvoted(world, plan),
-    )
+    return _following_upvoted(world, plan, keep_honest_votes=True)
 
 
 def sybil_vouched_open(world: World, fakes: int, rng: np.random.Generator) -> Plan:

@@ -100,15 +100,22 @@ def test_a_ring_gets_from_itself_a_bounded_multiple_of_its_fair_share(size: int)
     assert respent.shape == (1,)
 
 
-def test_a_cluster_that_does_not_read_whom_it_upvotes_gets_only_its_fair_share() -> None:
-    # clusters 0 and 1 (40 voters each) vote 60% for their own authors, 40% for the other's;
-    # cluster 2 (20 voters) votes only for itself. Clusters 0 and 1 vote for people they follow.
+def two_reading_communities() -> tuple[list[int], list[int]]:
+    """(voter, author) of 5 votes each by clusters 0-39 and 40-79: 3 for their own authors, 2
+    for the other cluster's."""
     voter: list[int] = []
     author: list[int] = []
     for v in range(80):
         own, other = (0, 40) if v < 40 else (40, 0)
         voter += [v] * 5
         author += [own + (v + k) % 40 for k in range(3)] + [other + (v + k) % 40 for k in range(2)]
+    return voter, author
+
+
+def test_a_cluster_that_does_not_read_whom_it_upvotes_gets_only_its_fair_share() -> None:
+    # clusters 0 and 1 (40 voters each) vote 60% for their own authors, 40% for the other's;
+    # cluster 2 (20 voters) votes only for itself. Clusters 0 and 1 vote for people they follow.
+    voter, author = two_reading_communities()
     for v in range(80, 100):
         voter += [v] * 5
         author += [80 + (v + k) % 20 for k in range(1, 6)]
@@ -136,12 +143,7 @@ def test_a_cluster_that_does_not_read_whom_it_upvotes_gets_only_its_fair_share()
 def test_reading_elsewhere_earns_a_ring_no_preference_for_itself() -> None:
     # as above, but the ring (80-99) casts two of its five votes on its own and three on people
     # it follows in clusters 0 and 1: its honest-looking votes read, its votes for itself do not
-    voter: list[int] = []
-    author: list[int] = []
-    for v in range(80):
-        own, other = (0, 40) if v < 40 else (40, 0)
-        voter += [v] * 5
-        author += [own + (v + k) % 40 for k in range(3)] + [other + (v + k) % 40 for k in range(2)]
+    voter, author = two_reading_communities()
     for v in range(80, 100):
         voter += [v] * 5
         author += [80 + (v + k) % 20 for k in (1, 2)] + [(v + k) % 80 for k in range(3)]
