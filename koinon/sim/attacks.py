@@ -31,6 +31,8 @@ from koinon.sim.world import World, perceived
 
 MINUTE = 60
 RING_VOTES = 70  # about what Hive's mana sustains: ten full votes a day
+RING_SPARSE_VOTES = 10  # a sparse ring's votes per attacker, beside its honest ones
+RING_VOTE_SPREAD = 10 * MINUTE  # ring members vote within ten minutes of a post
 SELLERS = 0.05  # share of honest accounts that sell votes
 BOUGHT_PER_POST = 5
 ATTACK_EDGES = 10  # honest accounts fooled into following a sybil: "few links to real users"
@@ -51,24 +53,28 @@ class Plan:
 SellerRanking = Callable[[World], IntArray]  # honest accounts, most valuable first
 
 
-def _after(world: World, post: IntArray, rng: np.random.Generator, spread: int) -> IntArray:
+def after_posting(
+    world: World, post: IntArray, rng: np.random.Generator, spread: int = RING_VOTE_SPREAD
+) -> IntArray:
     """Times just after the posts were created (bots vote within `spread` seconds)."""
     return world.post_time[post] + rng.integers(1, spread + 1, post.shape[0])
 
 
-def _ring_votes(
+def ring_votes(
     world: World, voters: IntArray, targets: IntArray, per_voter: int, rng: np.random.Generator
 ) -> Votes:
     """Each voter upvotes `per_voter` random target posts (never its own) right after posting."""
     if targets.shape[0] == 0 or voters.shape[0] == 0:
         return Votes.empty()
     count = min(per_voter, targets.shape[0])
-    picks = np.argsort(rng.random((voters.shape[0], targets.shape[0])), axis=1)[:, :count]
+    keys = rng.random((voters.shape[0], targets.shape[0]))
+    keys[voters[:, None] == world.post_author[targets][None, :]] = 2.0  # own posts sort last
+    picks = np.argsort(keys, axis=1)[:, :count]
     voter = np.repeat(voters, count)
     post = targets[picks.ravel()]
-    keep = world.post_author[post] != voter
+    keep = world.post_author[post] != voter  # a voter with too few others' posts
     voter, post = voter[keep], post[keep]
-    return Votes.of(voter, post, _after(world, post, rng, 10 * MINUTE))
+    return Votes.of(voter, post, after_posting(world, post, rng))
 
 
 def _closed_follows(members: IntArray) -> tuple[IntArray, IntArray]:
@@ -86,7 +92,7 @@ def honest(world: World, fakes: int, rng: np.random.Generator) -> Plan:
 
 def _self_votes(world: World, members: IntArray, rng: np.random.Generator) -> Votes:
     own = world.posts_of(members)
-    return Votes.of(world.post_author[own], own, _after(world, own, rng, MINUTE))
+    return Votes.of(world.post_author[own], own, after_posting(world, own, rng, MINUTE))
 
 
 def self_vote(world: World, fakes: int, rng: np.random.Generator) -> Plan:
@@ -100,7 +106,7 @@ def ring(world: World, fakes: int, rng: np.random.Generator) -> Plan:
     members = world.attackers()
     votes = join_votes(
         [
-            _ring_votes(world, members, world.posts_of(members), RING_VOTES, rng),
+            ring_votes(world, members, world.posts_of(members), RING_VOTES, rng),
             _self_votes(world, members, rng),
         ]
     )
@@ -112,20 +118,20 @@ def ring(world: World, fakes: int, rng: np.random.Generator) -> Plan:
 def ring_camouflage(world: World, fakes: int, rng: np.random.Generator) -> Plan:
     """A ring that also votes honestly (camouflage) and keeps ordinary follows."""
     members = world.attackers()
-    votes = _ring_votes(world, members, world.posts_of(members), RING_VOTES // 2, rng)
+    votes = ring_votes(world, members, world.posts_of(members), RING_VOTES // 2, rng)
     return Plan(votes=votes, keep_attacker_honest_votes=True, attacker_follows=None)
 
 
 def sparse_ring(world: World, per_voter: int, rng: np.random.Generator) -> Plan:
     """Every attacker adds `per_voter` upvotes for fellow attackers' posts and votes honestly."""
     members = world.attackers()
-    votes = _ring_votes(world, members, world.posts_of(members), per_voter, rng)
+    votes = ring_votes(world, members, world.posts_of(members), per_voter, rng)
     return Plan(votes=votes, keep_attacker_honest_votes=True, attacker_follows=None)
 
 
 def ring_sparse(world: World, fakes: int, rng: np.random.Generator) -> Plan:
     """A diffuse ring, hard to tell from a community: few ring votes each, honest otherwise."""
-    return sparse_ring(world, 10, rng)
+    return sparse_ring(world, RING_SPARSE_VOTES, rng)
 
 
 def ring_downvote(world: World, fakes: int, rng: np.random.Generator) -> Plan:
@@ -144,7 +150,7 @@ def ring_downvote(world: World, fakes: int, rng: np.random.Generator) -> Plan:
     per = min(10, others.shape[0])
     top = np.argsort(-value.reshape(members.shape[0], -1), axis=1)[:, :per]
     post = others[top.ravel()]
-    down = Votes.of(np.repeat(members, per), post, _after(world, post, rng, 6 * 3600), -1)
+    down = Votes.of(np.repeat(members, per), post, after_posting(world, post, rng, 6 * 3600), -1)
     return Plan(
         votes=join_votes([plan.votes, down]),
         keep_attacker_honest_votes=False,
@@ -170,7 +176,9 @@ def early_bot(world: World, fakes: int, rng: np.random.Generator) -> Plan:
     start = np.maximum.accumulate(np.where(first, np.arange(order.shape[0]), 0))
     rank = np.arange(order.shape[0]) - start
     chosen = order[rank < 2 * world.vote_cap[sorted_voter]]
-    votes = Votes.of(voter[chosen], post[chosen], _after(world, post[chosen], rng, 5 * MINUTE))
+    votes = Votes.of(
+        voter[chosen], post[chosen], after_posting(world, post[chosen], rng, 5 * MINUTE)
+    )
     return Plan(votes=votes, keep_attacker_honest_votes=False, attacker_follows=None)
 
 
@@ -198,7 +206,7 @@ def _sybil_plan(world: World, members: IntArray, fakes: int, rng: np.random.Gene
     sybils, follows = _farm(world, members, fakes, 0, rng)
     own = world.posts_of(members)
     votes = join_votes(
-        [_ring_votes(world, sybils, own, RING_VOTES, rng), _self_votes(world, members, rng)]
+        [ring_votes(world, sybils, own, RING_VOTES, rng), _self_votes(world, members, rng)]
     )
     return Plan(
         votes=votes,
@@ -226,8 +234,8 @@ def sybil_vouched(world: World, fakes: int, rng: np.random.Generator) -> Plan:
     ).astype(np.int64)
     votes = join_votes(
         [
-            _ring_votes(world, sybils, own, RING_VOTES // 2, rng),
-            _ring_votes(world, sybils, good, RING_VOTES // 2, rng),
+            ring_votes(world, sybils, own, RING_VOTES // 2, rng),
+            ring_votes(world, sybils, good, RING_VOTES // 2, rng),
         ]
     )
     empty = (np.zeros(0, np.int64), np.zeros(0, np.int64))
@@ -246,7 +254,7 @@ def _buy(world: World, members: IntArray, sellers: IntArray, rng: np.random.Gene
     per = min(BOUGHT_PER_POST, sellers.shape[0])
     picks = np.argsort(rng.random((own.shape[0], sellers.shape[0])), axis=1)[:, :per]
     post = np.repeat(own, per)
-    time = _after(world, post, rng, 15 * MINUTE)
+    time = after_posting(world, post, rng, 15 * MINUTE)
     bought = Votes.of(sellers[picks.ravel()], post, time, bought=True)
     return Plan(
         votes=Votes.empty(), keep_attacker_honest_votes=True, attacker_follows=None, bought=bought
@@ -281,7 +289,7 @@ def mixed(world: World, fakes: int, rng: np.random.Generator) -> Plan:
     bought = _buy(world, buyers, _top_honest(world, world.stake), rng).bought
     votes = [
         _self_votes(world, voters, rng),
-        _ring_votes(world, ring_group, world.posts_of(ring_group), RING_VOTES // 2, rng),
+        ring_votes(world, ring_group, world.posts_of(ring_group), RING_VOTES // 2, rng),
     ]
     if farm is not None:
         votes.append(farm.votes)

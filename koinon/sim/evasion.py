@@ -14,15 +14,17 @@ from __future__ import annotations
 import numpy as np
 
 from koinon.sim.attacks import (
+    RING_SPARSE_VOTES,
     Plan,
     ring,
     ring_camouflage,
     ring_sparse,
+    ring_votes,
     sparse_ring,
     sybil_vouched,
 )
 from koinon.sim.log import IntArray
-from koinon.sim.world import World
+from koinon.sim.world import World, perceived
 
 
 def _follow_upvoted(world: World, plan: Plan) -> tuple[IntArray, IntArray]:
@@ -82,6 +84,35 @@ def ring_faint(world: World, fakes: int, rng: np.random.Generator) -> Plan:
 def ring_faint_follow(world: World, fakes: int, rng: np.random.Generator) -> Plan:
     """`ring_faint`, also following the ring members it upvotes."""
     plan = ring_faint(world, fakes, rng)
+    return _following_upvoted(world, plan, keep_honest_votes=True)
+
+
+def _better_half(world: World, rng: np.random.Generator) -> IntArray:
+    """The better half of the attackers' posts, as the members judge them together (each post's
+    mean perceived value over the members; their personal noise averages out)."""
+    members = world.attackers()
+    own = world.posts_of(members)
+    voter = np.repeat(members, own.shape[0])
+    post = np.tile(own, members.shape[0])
+    value = perceived(
+        voter, post, world.camp, world.noise, world.post_author, world.post_quality,
+        world.config.camp_bias, rng,
+    )  # fmt: skip
+    mean = value.reshape(members.shape[0], own.shape[0]).mean(axis=0)
+    return own[np.argsort(-mean, kind="stable")[: (own.shape[0] + 1) // 2]]
+
+
+def ring_choosy(world: World, fakes: int, rng: np.random.Generator) -> Plan:
+    """`ring_sparse`, but the ten ring votes go only to the better half of the ring's posts: no
+    support wasted on junk that honest downvotes would cancel, and more riding on posts that
+    honest voters carry too."""
+    votes = ring_votes(world, world.attackers(), _better_half(world, rng), RING_SPARSE_VOTES, rng)
+    return Plan(votes=votes, keep_attacker_honest_votes=True, attacker_follows=None)
+
+
+def ring_choosy_follow(world: World, fakes: int, rng: np.random.Generator) -> Plan:
+    """`ring_choosy`, also following the ring members it upvotes."""
+    plan = ring_choosy(world, fakes, rng)
     return _following_upvoted(world, plan, keep_honest_votes=True)
 
 

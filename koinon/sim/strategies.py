@@ -18,6 +18,8 @@ from koinon.sim.attacks import (
 )
 from koinon.sim.evasion import (
     ring_camouflage_follow,
+    ring_choosy,
+    ring_choosy_follow,
     ring_faint,
     ring_faint_follow,
     ring_follow,
@@ -44,5 +46,7 @@ STRATEGIES: dict[str, Strategy] = {
     "sybil_vouched_open": sybil_vouched_open,
     "ring_faint": ring_faint,
     "ring_faint_follow": ring_faint_follow,
+    "ring_choosy": ring_choosy,
+    "ring_choosy_follow": ring_choosy_follow,
 }
 NEEDS_FAKES = frozenset({"sybil", "sybil_vouched", "sybil_vouched_open"})
