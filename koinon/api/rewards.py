@@ -14,6 +14,7 @@ from koinon.core.keys import SecretKey, parse_public_key
 from koinon.errors import Rejected, invalid
 from koinon.rewards.accounts import checksum_address, payout_address
 from koinon.rewards.config import RewardsConfig
+from koinon.rewards.holdings import BondHoldings
 from koinon.rewards.settlement import Settlement, settle
 
 CORS = {"Access-Control-Allow-Origin": "*"}
@@ -49,6 +50,8 @@ def settlement_json(settlement: Settlement) -> dict[str, Any]:
         "root": settlement.root.hex(),
         "total": str(settlement.total),
         "inputs": settlement.inputs,
+        # what the chain held for the declared bonds, at the block the record names
+        "holdings": None if settlement.holdings is None else settlement.holdings.to_json(),
         "payouts": payouts,
         "bonds": [
             {
@@ -71,6 +74,8 @@ class Settlements(Protocol):
     def due(self) -> int: ...
 
     async def inputs(self, epoch: int) -> list[Event] | None: ...
+
+    async def holdings(self, epoch: int) -> BondHoldings | None: ...
 
     async def record(self, epoch: int) -> Event | None: ...
 
@@ -109,7 +114,8 @@ class RewardsApi:
         events = await self.service.inputs(epoch)
         if events is None:
             return None
-        settlement = settle(events, self.service.config, epoch)
+        holdings = await self.service.holdings(epoch)
+        settlement = settle(events, self.service.config, epoch, None, holdings)
         self._cache[epoch] = settlement
         return settlement
 

@@ -13,6 +13,7 @@ from eth_typing import ChecksumAddress
 
 from koinon.chain.calls import CallReceipt, ContractCaller, check_hash, check_uint, to_address
 from koinon.chain.distributor import check_proof
+from koinon.chain.errors import translated
 from koinon.chain.token import TokenClient
 from koinon.rewards.tree import BondLeaf
 
@@ -69,12 +70,25 @@ class BondsClient:
                 self._bonds, "settle", args, gas=settle_gas(len(siblings)), action="settle"
             )
 
-    def bond_of(self, event_id: bytes, owner: str | bytes | None = None) -> int:
-        """KOIN `owner` (default: this account) holds in bond on `event_id`; 0 once settled."""
+    def bond_of(
+        self, event_id: bytes, owner: str | bytes | None = None, *, block: int | None = None
+    ) -> int:
+        """KOIN `owner` (default: this account) holds in bond on `event_id`; 0 once settled.
+
+        Read at block number `block` when given (a settlement pins its reading), else the newest.
+        """
         check_hash("event id", event_id)
         address = self._caller.address if owner is None else to_address(owner)
         with self._caller.lock:
-            return int(self._caller.view(self._bonds, "bond_of", event_id, address))
+            if block is None:
+                return int(self._caller.view(self._bonds, "bond_of", event_id, address))
+            check_uint("block", block)
+            return int(self._caller.view_at(block, self._bonds, "bond_of", event_id, address))
+
+    def block_number(self) -> int:
+        """The newest block's number (where a settlement pins its reading of the bonds)."""
+        with self._caller.lock, translated("read block number"):
+            return int(self._caller.w3.eth.block_number)
 
     def is_settled(self, event_id: bytes, owner: str | bytes | None = None) -> bool:
         """Whether the bond of `owner` (default: this account) on `event_id` was settled."""

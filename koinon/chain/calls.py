@@ -75,6 +75,12 @@ class ContractCaller:
         with translated(f"read {function}"):
             return contract.functions[function](*args).call()
 
+    def view_at(self, block: int, contract: Contract, function: str, *args: Any) -> Any:
+        """The result of view `function(*args)` in the state after block `block`; the caller
+        holds the lock."""
+        with translated(f"read {function}"):
+            return contract.functions[function](*args).call(block_identifier=block)
+
     def transact(
         self, contract: Contract, function: str, args: list[Any], *, gas: int, action: str
     ) -> CallReceipt:

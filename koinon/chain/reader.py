@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from web3 import Web3
 
 from koinon.chain.artifacts import load_artifact
@@ -58,3 +60,32 @@ def read_finalized(
     with translated("read finalized root"):
         root, total = contract.functions.finalized(epoch).call()
     return None if bytes(root) == bytes(32) else (bytes(root), int(total))
+
+
+def read_bonds(
+    rpc_url: str,
+    bonds: str,
+    keys: Sequence[tuple[bytes, bytes]],
+    block: int,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> list[int]:
+    """KOIN StakeBonds held for each (event id, 20-byte owner) of `keys` after block `block`."""
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    if not Web3.is_address(bonds):
+        raise ChainError("a malformed bonds address")
+    if any(len(event_id) != 32 or len(owner) != 20 for event_id, owner in keys):
+        raise ChainError("a malformed event id or owner address")
+    contract = w3.eth.contract(
+        address=Web3.to_checksum_address(bonds), abi=load_artifact("StakeBonds").abi
+    )
+    with translated("read bonds"):
+        if block > w3.eth.block_number:
+            raise ChainError(f"block {block} is not on this chain yet")
+        return [
+            int(
+                contract.functions.bond_of(event_id, Web3.to_checksum_address(owner)).call(
+                    block_identifier=block
+                )
+            )
+            for event_id, owner in keys
+        ]

@@ -28,6 +28,7 @@ from koinon.rewards.model import TOKEN
 if TYPE_CHECKING:  # the settlement (numpy, scipy) and the chain stack load only when used
     from koinon.chain.rewards import RewardsClient
     from koinon.rewards.audit import AuditedEpoch
+    from koinon.rewards.holdings import BondHoldings
 
 
 class RewardsError(KoinonError):
@@ -162,8 +163,16 @@ async def fetch_and_audit(http: aiohttp.ClientSession, node: str, epoch: int) ->
         record = parse_event(body.get("record") if isinstance(body, dict) else None)
     except Rejected as exc:
         raise RewardsError(f"the node's settlement record is malformed: {exc.message}") from None
+    holdings = None
+    if isinstance(body, dict) and body.get("holdings") is not None:
+        from koinon.rewards.holdings import BondHoldings
+
+        try:
+            holdings = BondHoldings.parse(body["holdings"])
+        except Rejected as exc:
+            raise RewardsError(f"the node's bond holdings are malformed: {exc.message}") from None
     try:
-        return audit_epoch(config, raw_config["node"], record, _events(inputs), epoch)
+        return audit_epoch(config, raw_config["node"], record, _events(inputs), epoch, holdings)
     except SettlementMismatch as exc:
         raise RewardsError(f"epoch {epoch} does not verify: {exc}") from None
 
@@ -207,6 +216,13 @@ async def verify_epoch(args: argparse.Namespace) -> int:
     settlement = audited.settlement
     on_chain = "no chain"
     chain = raw_config.get("chain")
+    if isinstance(chain, dict) and settlement.bonds and settlement.holdings is None:
+        raise RewardsError(
+            f"epoch {args.number} does not verify: the node has a chain, but its record counts "
+            "bond declarations without pinning what the chain held for them"
+        )
+    if isinstance(chain, dict) and settlement.holdings is not None:
+        await _check_holdings(args, node, chain, settlement.holdings)
     if isinstance(chain, dict) and settlement.total > 0:
         from koinon.chain.reader import read_finalized
         from koinon.chain.rewards_deployment import RewardsAddresses
@@ -240,6 +256,28 @@ async def verify_epoch(args: argparse.Namespace) -> int:
         print(f"  {len(settlement.payouts)} payouts, {_tokens(settlement.total)} in all")
         print(f"  on chain: {on_chain}")
     return 0
+
+
+async def _check_holdings(
+    args: argparse.Namespace, node: str, chain: dict[str, Any], holdings: BondHoldings
+) -> None:
+    """Re-read every bond the epoch's record pins at its block; raise when one differs."""
+    from koinon.chain.reader import read_bonds
+    from koinon.chain.rewards_deployment import RewardsAddresses
+
+    bonds = RewardsAddresses.parse(chain.get("contracts")).bonds
+    rpc_url = args.chain_rpc or f"{node}/chain/rpc"
+    keys = [
+        (bytes.fromhex(event_id), payout_address(bytes.fromhex(owner)))
+        for event_id, owner in holdings.bonds()
+    ]
+    read = await asyncio.to_thread(read_bonds, rpc_url, bonds, keys, holdings.block)
+    for (event_id, owner, amount), held in zip(holdings.held, read, strict=True):
+        if amount != held:
+            raise RewardsError(
+                f"epoch {args.number} does not verify: the record says {owner}'s bond on "
+                f"{event_id} held {amount} at block {holdings.block}; the chain says {held}"
+            )
 
 
 async def _rewards_chain(

@@ -1,5 +1,7 @@
 """Checking a node's settlement of an epoch from its published inputs: every signature, the inputs
-digest, then the whole settlement recomputed and compared with the node's signed record."""
+digest, the bond holdings it pinned, then the whole settlement recomputed and compared with the
+node's signed record. Whether the holdings are what the chain held at their block is the
+caller's to check (`koinon rewards verify-epoch` re-reads them)."""
 
 from __future__ import annotations
 
@@ -9,12 +11,14 @@ from dataclasses import dataclass
 from koinon.core.event import Event, verify_event
 from koinon.errors import KoinonError, Rejected
 from koinon.rewards.config import RewardsConfig
+from koinon.rewards.events import epoch_columns
+from koinon.rewards.holdings import BondHoldings
 from koinon.rewards.settlement import (
     Settlement,
     SettlementRecord,
     inputs_digest,
     parse_record,
-    settle,
+    settle_input,
 )
 
 
@@ -31,9 +35,17 @@ class AuditedEpoch:
 
 
 def audit_epoch(
-    config: RewardsConfig, node: str, record_event: Event, events: Sequence[Event], epoch: int
+    config: RewardsConfig,
+    node: str,
+    record_event: Event,
+    events: Sequence[Event],
+    epoch: int,
+    holdings: BondHoldings | None = None,
 ) -> AuditedEpoch:
     """Recompute epoch `epoch` from `events` and check it against the node's `record_event`.
+
+    `holdings` are the bond holdings the node served with the epoch; they must be the ones its
+    record signs and name exactly the bonds the epoch declares.
 
     Raises `SettlementMismatch` naming the first check that fails.
     """
@@ -55,7 +67,19 @@ def audit_epoch(
             ) from None
     if inputs_digest(events) != record.inputs:
         raise SettlementMismatch("the published inputs are not the ones the record names")
-    settlement = settle(events, config, epoch)
+    if (holdings is None) != (record.holdings is None):
+        raise SettlementMismatch(
+            "the record pins bond holdings the node did not serve"
+            if holdings is None
+            else "the node served bond holdings its record does not pin"
+        )
+    if holdings is not None and record.holdings != (holdings.block, holdings.digest()):
+        raise SettlementMismatch("the served bond holdings are not the ones the record names")
+    columns = epoch_columns(events, config, epoch)
+    declared = sorted({(bond.event_id, bond.owner) for bond in columns.bonds})
+    if holdings is not None and holdings.bonds() != declared:
+        raise SettlementMismatch("the bond holdings do not cover exactly the declared bonds")
+    settlement = settle_input(columns, inputs_digest(events), holdings=holdings)
     if settlement.root != record.root:
         raise SettlementMismatch(
             f"recomputed root {settlement.root.hex()} differs from the record's {record.root.hex()}"

@@ -8,6 +8,7 @@ chain, where the `RewardDistributor` pays claims and `StakeBonds` settles bonds 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from koinon.rewards.accounts import payout_address
 from koinon.rewards.columns import EpochColumns
 from koinon.rewards.config import RewardsConfig
 from koinon.rewards.events import epoch_columns
+from koinon.rewards.holdings import BondHoldings, cap_bonds
 from koinon.rewards.model import EpochInput, EpochResult
 from koinon.rewards.order import word_order
 from koinon.rewards.params import Params
@@ -39,6 +41,7 @@ class Settlement:
     bonds: tuple[BondLeaf, ...]
     tree: SettlementTree
     inputs: str  # hex SHA-256 over the sorted ids of the events that were settled
+    holdings: BondHoldings | None = None  # the chain's bonds it was capped by (none: no chain)
 
     @property
     def root(self) -> bytes:
@@ -76,9 +79,19 @@ def inputs_digest(events: Iterable[Event]) -> str:
 
 
 def settle_input(
-    epoch_in: EpochInput | EpochColumns, inputs: str, params: Params | None = None
+    epoch_in: EpochInput | EpochColumns,
+    inputs: str,
+    params: Params | None = None,
+    holdings: BondHoldings | None = None,
 ) -> Settlement:
-    """Settle an already-read epoch input (the simulation and benchmarks start here)."""
+    """Settle an already-read epoch input (the simulation and benchmarks start here).
+
+    With `holdings`, each declared bond counts for at most what the chain held for it, and one
+    with nothing held counts not at all (no slash, no leaf); without, as declared (a node with no
+    chain pays nothing out).
+    """
+    if holdings is not None:
+        epoch_in = dataclasses.replace(epoch_in, bonds=cap_bonds(epoch_in.bonds, holdings))
     result = settle_epoch(epoch_in, params or Params())
     payouts = tuple(
         PayoutLeaf(result.epoch, payout_address(bytes.fromhex(p.pubkey)), p.amount)
@@ -96,16 +109,24 @@ def settle_input(
         for bond in sorted(epoch_in.bonds, key=lambda b: (b.event_id, b.owner))
     )
     tree = SettlementTree.of((*payouts, *bonds))
-    return Settlement(result.epoch, result, payouts, bonds, tree, inputs)
+    return Settlement(result.epoch, result, payouts, bonds, tree, inputs, holdings)
 
 
 def settle(
-    events: Iterable[Event], config: RewardsConfig, epoch: int, params: Params | None = None
+    events: Iterable[Event],
+    config: RewardsConfig,
+    epoch: int,
+    params: Params | None = None,
+    holdings: BondHoldings | None = None,
 ) -> Settlement:
-    """Settle `epoch` from verified `events` under `config`; the order of `events` is irrelevant."""
+    """Settle `epoch` from verified `events` under `config`; the order of `events` is irrelevant.
+
+    `holdings` caps the declared bonds by what the chain held (`settle_input`).
+    """
     with collector_paused():  # millions of small objects, none of them in a cycle
         chosen = list(events)
-        return settle_input(epoch_columns(chosen, config, epoch), inputs_digest(chosen), params)
+        columns = epoch_columns(chosen, config, epoch)
+        return settle_input(columns, inputs_digest(chosen), params, holdings)
 
 
 @dataclass(frozen=True)
@@ -119,6 +140,7 @@ class SettlementRecord:
     payouts: int
     inputs: str
     event_id: str
+    holdings: tuple[int, str] | None = None  # (block, digest) of the bond holdings it pinned
 
 
 def record_template(
@@ -133,6 +155,9 @@ def record_template(
         ["inputs", settlement.inputs],
         ["pool", str(config.pool_per_epoch)],
     ]
+    if settlement.holdings is not None:
+        holdings = settlement.holdings
+        tags.append(["bonds", str(holdings.block), holdings.digest()])
     return SETTLEMENT_RECORD, "", tags
 
 
@@ -150,6 +175,14 @@ def parse_record(event: Event) -> SettlementRecord:
     root, inputs = values["root"], values["inputs"]
     if not is_hex(root, 64) or not is_hex(inputs, 64):
         raise invalid("settlement record root and inputs must be 64 hex characters")
+    holdings = None
+    bonds = next((tag for tag in event.tags if tag and tag[0] == "bonds"), None)
+    if bonds is not None:
+        if not (len(bonds) >= 3 and bonds[1].isascii() and bonds[1].isdigit()):
+            raise invalid("settlement record bonds must name a block number and a digest")
+        if not is_hex(bonds[2], 64):
+            raise invalid("settlement record bonds digest must be 64 hex characters")
+        holdings = (int(bonds[1]), bonds[2])
     return SettlementRecord(
         node=event.pubkey,
         epoch=int(values["epoch"] or 0),
@@ -158,4 +191,5 @@ def parse_record(event: Event) -> SettlementRecord:
         payouts=int(values["payouts"] or 0),
         inputs=str(inputs),
         event_id=event.id,
+        holdings=holdings,
     )

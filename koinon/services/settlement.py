@@ -1,5 +1,9 @@
 """Settles each finished rewards epoch: reads its events, signs a kind-3963 record, keeps the exact
-inputs for verifiers, and submits the root to the operator quorum on chain when there is one."""
+inputs for verifiers, and submits the root to the operator quorum on chain when there is one.
+
+With a chain, the bonds the epoch declares are first read from StakeBonds at the newest block;
+each counts for at most what was held there, and that reading is kept and signed with the record
+(`koinon.rewards.holdings`)."""
 
 from __future__ import annotations
 
@@ -10,13 +14,25 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
+import orjson
+
 from koinon.core.event import Event, decode_event, sign_event
 from koinon.core.filters import parse_filter
 from koinon.core.keys import SecretKey
 from koinon.pipeline import AcceptPipeline
+from koinon.rewards.accounts import payout_address
 from koinon.rewards.config import RewardsConfig
-from koinon.rewards.events import epoch_filters
-from koinon.rewards.settlement import Settlement, record_template, settle
+from koinon.rewards.events import epoch_columns, epoch_filters
+from koinon.rewards.holdings import BondHoldings
+from koinon.rewards.model import Bond
+from koinon.rewards.settle import collector_paused
+from koinon.rewards.settlement import (
+    Settlement,
+    inputs_digest,
+    record_template,
+    settle,
+    settle_input,
+)
 from koinon.rewards.tree import EMPTY_ROOT, BondLeaf
 from koinon.store.sqlite import SqliteStore, decode_stored
 
@@ -40,7 +56,11 @@ class Quorum(Protocol):
 
 
 class Bonds(Protocol):
-    def bond_of(self, event_id: bytes, owner: str | bytes | None = None) -> int: ...
+    def bond_of(
+        self, event_id: bytes, owner: str | bytes | None = None, *, block: int | None = None
+    ) -> int: ...
+
+    def block_number(self) -> int: ...
 
     def is_settled(self, event_id: bytes, owner: str | bytes | None = None) -> bool: ...
 
@@ -78,6 +98,10 @@ class SettlementService:
         """The file holding the events epoch `epoch` was settled from, one JSON per line."""
         return self.folder / f"epoch-{epoch}.events.jsonl"
 
+    def holdings_path(self, epoch: int) -> Path:
+        """The file holding the chain's bond holdings epoch `epoch` was capped by (with a chain)."""
+        return self.folder / f"epoch-{epoch}.holdings.json"
+
     def record_path(self, epoch: int) -> Path:
         """The file holding the signed settlement record of epoch `epoch`."""
         return self.folder / f"epoch-{epoch}.record.json"
@@ -96,6 +120,14 @@ class SettlementService:
         # checks every one it is served: koinon.rewards.audit)
         return await asyncio.to_thread(_read_stored, data.splitlines())
 
+    async def holdings(self, epoch: int) -> BondHoldings | None:
+        """The bond holdings epoch `epoch` was settled with, or None (no chain, or not settled)."""
+        try:
+            data = await asyncio.to_thread(self.holdings_path(epoch).read_bytes)
+        except FileNotFoundError:
+            return None
+        return BondHoldings.parse(orjson.loads(data))
+
     async def record(self, epoch: int) -> Event | None:
         """The node's signed record of epoch `epoch`, if it settled it."""
         try:
@@ -110,7 +142,10 @@ class SettlementService:
         async with self._lock:
             kept = await self.inputs(epoch)
             if kept is not None and self.record_path(epoch).exists():
-                settlement = await asyncio.to_thread(settle, kept, self.config, epoch)
+                holdings = await self.holdings(epoch)
+                settlement = await asyncio.to_thread(
+                    settle, kept, self.config, epoch, None, holdings
+                )
                 await self._finish_on_chain(settlement)
                 return settlement
             filters = [parse_filter(raw) for raw in epoch_filters(self.config, epoch)]
@@ -118,7 +153,7 @@ class SettlementService:
             # every stored event was verified when it arrived; checking a million signatures
             # again would take minutes (~0.1 ms each)
             events = await asyncio.to_thread(_read_stored, found)
-            settlement = await asyncio.to_thread(settle, events, self.config, epoch)
+            settlement = await asyncio.to_thread(self._settle_reading_bonds, events, epoch)
             kind, content, tags = record_template(settlement, self.config)
             record = sign_event(
                 self.key.raw,
@@ -130,11 +165,23 @@ class SettlementService:
             )
             lines = b"".join(raw + b"\n" for raw in sorted(found))
             await asyncio.to_thread(_write_atomic, self.inputs_path(epoch), lines)
+            if settlement.holdings is not None:
+                kept_holdings = orjson.dumps(settlement.holdings.to_json())
+                await asyncio.to_thread(_write_atomic, self.holdings_path(epoch), kept_holdings)
             await asyncio.to_thread(_write_atomic, self.record_path(epoch), record.to_json())
             await self.pipeline.accept(record)
             log.info("settled epoch %d: root %s", epoch, settlement.root.hex())
             await self._finish_on_chain(settlement)
             return settlement
+
+    def _settle_reading_bonds(self, events: list[Event], epoch: int) -> Settlement:
+        """Settle `events`, first reading the chain's holdings of the declared bonds (if any)."""
+        with collector_paused():  # millions of small objects, none of them in a cycle
+            columns = epoch_columns(events, self.config, epoch)
+            holdings = None
+            if self.chain is not None and columns.bonds:  # an epoch without bonds pins nothing
+                holdings = read_holdings(self.chain.bonds, columns.bonds)
+            return settle_input(columns, inputs_digest(events), holdings=holdings)
 
     def submitted_path(self, epoch: int) -> Path:
         """The marker written once an epoch's root is final on chain and its bonds settled."""
@@ -169,6 +216,30 @@ class SettlementService:
                     await self.settle(epoch)
             except Exception:
                 log.exception("settling an epoch failed")
+
+
+def read_holdings(bonds: Bonds, declared: Sequence[Bond]) -> BondHoldings:
+    """What StakeBonds holds, at its newest block, for each of the `declared` bonds.
+
+    Bonds only grow until settled, so what was held at the block is still there when the epoch's
+    bonds are settled, unless an earlier epoch settled the bond first (docs/decisions.md).
+    """
+    block = bonds.block_number()
+    return BondHoldings.of(
+        block,
+        (
+            (
+                bond.event_id,
+                bond.owner,
+                bonds.bond_of(
+                    bytes.fromhex(bond.event_id),
+                    payout_address(bytes.fromhex(bond.owner)),
+                    block=block,
+                ),
+            )
+            for bond in declared
+        ),
+    )
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

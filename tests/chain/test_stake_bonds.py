@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from koinon.chain import RewardsClient
+from koinon.chain import ChainError, RewardsClient
 from koinon.chain.artifacts import load_artifact
+from koinon.chain.reader import read_bonds
 from koinon.rewards.tree import BondLeaf, PayoutLeaf
+from tests.chain.conftest import ChainTarget
 from tests.chain.rewards_support import (
     KOIN,
     account_key,
@@ -164,3 +166,27 @@ def test_malformed_bonds_never_reach_the_chain(author: RewardsClient) -> None:
         author.bonds.bond(b"short", 1)
     with pytest.raises(ValueError):
         author.bonds.bond(POST, -1)
+
+
+def test_bonds_are_read_at_a_pinned_block(
+    chain: ChainTarget, rewards: RewardsClient, author: RewardsClient
+) -> None:
+    """A settlement pins its reading of the bonds to a block; any later reader of that block,
+    through the client or over JSON-RPC, sees the same amounts whatever happened since."""
+    author.bonds.bond(POST, 10 * KOIN)
+    pinned = rewards.bonds.block_number()
+    author.bonds.bond(POST, 5 * KOIN)
+    leaf = BondLeaf(2, POST, raw(author.address), 0)
+    tree = settle_epoch(rewards, 2, [leaf])
+    rewards.bonds.settle(leaf, tree.proof(leaf))
+
+    owner = raw(author.address)
+    assert rewards.bonds.bond_of(POST, owner) == 0  # settled since
+    assert rewards.bonds.bond_of(POST, owner, block=pinned) == 10 * KOIN
+    assert rewards.bonds.bond_of(POST, owner, block=pinned - 1) == 0  # before the bond
+    assert rewards.bonds.block_number() > pinned
+    if chain.rpc_url is not None:  # the embedded chain is read over JSON-RPC through a node
+        keys = [(POST, owner), (event_id("never bonded"), owner)]
+        assert read_bonds(chain.rpc_url, rewards.addresses.bonds, keys, pinned) == [10 * KOIN, 0]
+        with pytest.raises(ChainError, match="not on this chain yet"):
+            read_bonds(chain.rpc_url, rewards.addresses.bonds, keys, pinned + 10**6)
