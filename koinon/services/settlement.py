@@ -168,6 +168,8 @@ class SettlementService:
             if settlement.holdings is not None:
                 kept_holdings = orjson.dumps(settlement.holdings.to_json())
                 await asyncio.to_thread(_write_atomic, self.holdings_path(epoch), kept_holdings)
+            else:  # one left by an attempt that stopped before its record must not count
+                await asyncio.to_thread(self.holdings_path(epoch).unlink, missing_ok=True)
             await asyncio.to_thread(_write_atomic, self.record_path(epoch), record.to_json())
             await self.pipeline.accept(record)
             log.info("settled epoch %d: root %s", epoch, settlement.root.hex())
