@@ -39,6 +39,18 @@ from koinon.store.sqlite import SqliteStore, decode_stored
 log = logging.getLogger(__name__)
 
 
+class EarlierChainWork(Exception):
+    """An epoch with bond declarations waits until earlier epochs' chain work is done."""
+
+    def __init__(self, epoch: int, waiting: Sequence[int]) -> None:
+        super().__init__(
+            f"epoch {epoch} declares bonds; it waits until the chain work of epochs "
+            f"{', '.join(map(str, waiting))} is done"
+        )
+        self.epoch = epoch
+        self.waiting = tuple(waiting)
+
+
 class OnChain(Protocol):
     """What settling needs from the rewards contracts (`koinon.chain.rewards.RewardsClient`)."""
 
@@ -177,13 +189,34 @@ class SettlementService:
             return settlement
 
     def _settle_reading_bonds(self, events: list[Event], epoch: int) -> Settlement:
-        """Settle `events`, first reading the chain's holdings of the declared bonds (if any)."""
+        """Settle `events`, first reading the chain's holdings of the declared bonds (if any).
+
+        A bond an earlier epoch slashed or released reads as 0 once that epoch's bonds are
+        settled on chain; read before, it would count twice (two writers' shares minted for one
+        burn). So an epoch with declarations waits until every earlier epoch's chain work is done.
+        """
         with collector_paused():  # millions of small objects, none of them in a cycle
             columns = epoch_columns(events, self.config, epoch)
             holdings = None
             if self.chain is not None and columns.bonds:  # an epoch without bonds pins nothing
+                waiting = self.unfinished(epoch)
+                if waiting:
+                    raise EarlierChainWork(epoch, waiting)
                 holdings = read_holdings(self.chain.bonds, columns.bonds)
             return settle_input(columns, inputs_digest(events), holdings=holdings)
+
+    def unfinished(self, before: int | None = None) -> list[int]:
+        """Epochs (before `before`, if given) that this node settled and whose chain work is not
+        done yet, oldest first (none without a chain)."""
+        if self.chain is None:
+            return []
+        found = []
+        for path in self.folder.glob("epoch-*.record.json"):
+            number = path.name.removeprefix("epoch-").removesuffix(".record.json")
+            done = number.isdigit() and self.submitted_path(int(number)).exists()
+            if number.isdigit() and (before is None or int(number) < before) and not done:
+                found.append(int(number))
+        return sorted(found)
 
     def submitted_path(self, epoch: int) -> Path:
         """The marker written once an epoch's root is final on chain and its bonds settled."""
@@ -192,7 +225,10 @@ class SettlementService:
     async def _finish_on_chain(self, settlement: Settlement) -> None:
         """Submit the root to the quorum and, once it is final, settle the epoch's bonds."""
         chain, epoch = self.chain, settlement.epoch
-        if chain is None or settlement.root == EMPTY_ROOT or self.submitted_path(epoch).exists():
+        if chain is None or self.submitted_path(epoch).exists():
+            return
+        if settlement.root == EMPTY_ROOT:  # nothing to pay or settle: the chain work is done
+            await asyncio.to_thread(_write_atomic, self.submitted_path(epoch), b"")
             return
         await asyncio.to_thread(chain.quorum.submit_root, epoch, settlement.root, settlement.total)
         if await asyncio.to_thread(chain.quorum.finalized, epoch) is None:
@@ -209,15 +245,28 @@ class SettlementService:
         """Settle each epoch as it becomes due, for as long as the node runs."""
         while True:
             await asyncio.sleep(interval)
-            try:
-                epoch = self.due()
-                if epoch >= 0 and not (
-                    self.record_path(epoch).exists()
-                    and (self.chain is None or self.submitted_path(epoch).exists())
-                ):
-                    await self.settle(epoch)
-            except Exception:
-                log.exception("settling an epoch failed")
+            await self.round()
+
+    async def round(self) -> None:
+        """One round: retry the chain work other epochs left undone, oldest first, then settle
+        the epoch that is due (or retry its chain work)."""
+        epoch = self.due()
+        for other in self.unfinished():
+            if other != epoch:
+                await self._attempt(other)
+        if epoch >= 0 and not (
+            self.record_path(epoch).exists()
+            and (self.chain is None or self.submitted_path(epoch).exists())
+        ):
+            await self._attempt(epoch)
+
+    async def _attempt(self, epoch: int) -> None:
+        try:
+            await self.settle(epoch)
+        except EarlierChainWork as waiting:
+            log.info("%s", waiting)
+        except Exception:
+            log.exception("settling epoch %d failed", epoch)
 
 
 def read_holdings(bonds: Bonds, declared: Sequence[Bond]) -> BondHoldings:

@@ -25,6 +25,7 @@ from koinon.rewards.accounts import ethereum_secret
 from koinon.rewards.events import BOND_DECLARATION
 from koinon.rewards.holdings import BondHoldings
 from koinon.rewards.settlement import Settlement, record_template, settle
+from koinon.services.settlement import EarlierChainWork
 from tests.helpers import connect, make_event, pubkey_of
 from tests.rewards.test_settlement_node import KEYS, epoch_events, settings
 
@@ -183,3 +184,35 @@ async def test_verify_epoch_catches_a_node_that_lies_about_the_chain(world: Worl
         RewardsError, match=f"held {INFLATION * world.funds} at block .*; the chain says 0"
     ):
         await verify(world, 6)
+
+
+async def test_a_bond_judged_again_later_is_slashed_and_paid_once(world: World) -> None:
+    """The claim's bond is slashed in epoch 6; a second label in epoch 7 must not count it again.
+    Epoch 7 waits until epoch 6's chain work is done, and then reads the bond as settled (0)."""
+    service = world.node.settlement
+    assert service is not None
+    stake = world.funds // 2
+    claim, first = await settle_misleading_claim(world, 6, stake, bonded=stake)
+    assert writer_notes(first) == stake // 2
+    service.submitted_path(6).unlink()  # as if epoch 6's chain work had failed and not been retried
+
+    start = service.config.window(7)[0]
+    tags = [["L", "koinon.notes"], ["l", "misleading", "koinon.notes"], ["e", claim.id]]
+    again = make_event(world.node.key.raw, 1985, "", [*tags, ["writer", pubkey_of(WRITER)]], start)
+    async with connect(world.node.ws_url) as client:
+        for event in [again, *epoch_events(start)[5:]]:
+            assert await client.publish(event) == (True, "")
+    with pytest.raises(EarlierChainWork) as waiting:
+        await service.settle(7)
+    assert waiting.value.waiting == (6,)
+    assert not service.record_path(7).exists()
+
+    await service.round()  # retries epoch 6's chain work (already done on chain: idempotent)
+    assert service.submitted_path(6).exists() and service.unfinished(7) == []
+    second = await service.settle(7)
+    assert second.holdings is not None
+    assert second.holdings.held == ((claim.id, pubkey_of(AUTHOR), 0),)
+    assert second.result.slashes == () and writer_notes(second) == 0
+    assert second.total == service.config.pool_per_epoch
+    result = await verify(world, 7)
+    assert result["root"] == second.root.hex()
