@@ -89,7 +89,7 @@ def test_consumed_prekeys_survive_the_sealed_state_round_trip() -> None:
 
     del raw["consumed"]  # a state written before consumed keys were kept
     assert len(dm.LocalDevice.from_json(raw).consumed) == 0
-    for bad in (
+    malformed: tuple[object, ...] = (
         {},
         [{"id": 1, "secret": "00" * 31, "replaced_at": None}],
         [{"id": -1, "secret": "00" * 32, "replaced_at": None}],
@@ -97,7 +97,8 @@ def test_consumed_prekeys_survive_the_sealed_state_round_trip() -> None:
         [{"id": 1, "secret": "00" * 32, "replaced_at": 1}] * 2,
         [{"id": 1, "secret": "zz" * 32, "replaced_at": 1}],
         [{"id": True, "secret": "00" * 32, "replaced_at": 1}],
-    ):
+    )
+    for bad in malformed:
         with pytest.raises(StateError):
             ConsumedPrekeys.from_json(bad)
         with pytest.raises(StateError):
