@@ -102,17 +102,32 @@ def _better_half(world: World, rng: np.random.Generator) -> IntArray:
     return own[np.argsort(-mean, kind="stable")[: (own.shape[0] + 1) // 2]]
 
 
-def ring_choosy(world: World, fakes: int, rng: np.random.Generator) -> Plan:
-    """`ring_sparse`, but the ten ring votes go only to the better half of the ring's posts: no
-    support wasted on junk that honest downvotes would cancel, and more riding on posts that
-    honest voters carry too."""
-    votes = ring_votes(world, world.attackers(), _better_half(world, rng), RING_SPARSE_VOTES, rng)
+def _choosy_ring(world: World, per_voter: int, rng: np.random.Generator) -> Plan:
+    votes = ring_votes(world, world.attackers(), _better_half(world, rng), per_voter, rng)
     return Plan(votes=votes, keep_attacker_honest_votes=True, attacker_follows=None)
+
+
+def ring_choosy(world: World, fakes: int, rng: np.random.Generator) -> Plan:
+    """`ring_sparse`, but the ten ring votes go only to the better half of the ring's posts: the
+    mechanism trims less of that support, and the ring votes first on posts that honest voters
+    carry later (docs/rewards.md)."""
+    return _choosy_ring(world, RING_SPARSE_VOTES, rng)
 
 
 def ring_choosy_follow(world: World, fakes: int, rng: np.random.Generator) -> Plan:
     """`ring_choosy`, also following the ring members it upvotes."""
     plan = ring_choosy(world, fakes, rng)
+    return _following_upvoted(world, plan, keep_honest_votes=True)
+
+
+def ring_choosy_faint(world: World, fakes: int, rng: np.random.Generator) -> Plan:
+    """`ring_choosy` at three ring votes each, as faint as `ring_faint`."""
+    return _choosy_ring(world, FAINT_RING_VOTES, rng)
+
+
+def ring_choosy_faint_follow(world: World, fakes: int, rng: np.random.Generator) -> Plan:
+    """`ring_choosy_faint`, also following the ring members it upvotes."""
+    plan = ring_choosy_faint(world, fakes, rng)
     return _following_upvoted(world, plan, keep_honest_votes=True)
 
 

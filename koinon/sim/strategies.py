@@ -19,6 +19,8 @@ from koinon.sim.attacks import (
 from koinon.sim.evasion import (
     ring_camouflage_follow,
     ring_choosy,
+    ring_choosy_faint,
+    ring_choosy_faint_follow,
     ring_choosy_follow,
     ring_faint,
     ring_faint_follow,
@@ -48,5 +50,7 @@ STRATEGIES: dict[str, Strategy] = {
     "ring_faint_follow": ring_faint_follow,
     "ring_choosy": ring_choosy,
     "ring_choosy_follow": ring_choosy_follow,
+    "ring_choosy_faint": ring_choosy_faint,
+    "ring_choosy_faint_follow": ring_choosy_faint_follow,
 }
 NEEDS_FAKES = frozenset({"sybil", "sybil_vouched", "sybil_vouched_open"})

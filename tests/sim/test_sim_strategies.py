@@ -5,8 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from koinon.sim.attacks import RING_SPARSE_VOTES, RING_VOTE_SPREAD, assemble
-from koinon.sim.evasion import FAINT_RING_VOTES, ring_choosy, ring_choosy_follow, ring_faint
+from koinon.sim.attacks import RING_SPARSE_VOTES, RING_VOTE_SPREAD, Strategy, assemble
+from koinon.sim.evasion import (
+    FAINT_RING_VOTES,
+    ring_choosy,
+    ring_choosy_faint,
+    ring_choosy_follow,
+    ring_faint,
+)
 from koinon.sim.world import World, WorldConfig, generate_world
 
 
@@ -60,6 +66,7 @@ def test_a_choosy_ring_that_follows_adds_a_follow_per_member_it_upvotes(world: W
     assert log.n_accounts == world.n_accounts
 
 
-def test_a_faint_ring_casts_three_votes_each(world: World) -> None:
-    votes = ring_faint(world, 0, np.random.default_rng(3)).votes
+@pytest.mark.parametrize("strategy", [ring_faint, ring_choosy_faint])
+def test_a_faint_ring_casts_three_votes_each(world: World, strategy: Strategy) -> None:
+    votes = strategy(world, 0, np.random.default_rng(3)).votes
     assert (np.bincount(votes.voter)[world.attackers()] == FAINT_RING_VOTES).all()
