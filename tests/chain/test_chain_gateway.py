@@ -12,6 +12,7 @@ import pytest
 from eth_account import Account
 from web3 import HTTPProvider, Web3
 from web3.exceptions import ContractLogicError
+from web3.types import Wei
 
 from koinon.chain.artifacts import load_artifact
 from koinon.chain.transactions import transfer
@@ -54,8 +55,8 @@ async def test_web3_reads_and_sends_through_the_gateway(anchoring_node: Node) ->
         w3,
         sender,
         receiver.address,
-        12345,
-        timeout=10.0,  # type: ignore[arg-type]
+        Wei(12345),
+        timeout=10.0,
     )
     assert receipt["status"] == 1
     assert await asyncio.to_thread(w3.eth.get_balance, receiver.address) == 12345

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from hexbytes import HexBytes
 from web3.contract import Contract
 
 from koinon.chain import RewardsClient
@@ -56,7 +57,7 @@ def test_transfer_emits_the_standard_event(alice: RewardsClient, bob: RewardsCli
     receipt = alice.token.transfer(bob.address, 5)
 
     w3 = alice.backend.web3
-    logs = w3.eth.get_transaction_receipt(receipt.tx_hash)["logs"]
+    logs = w3.eth.get_transaction_receipt(HexBytes(receipt.tx_hash))["logs"]
     (event,) = token_contract(alice).events.Transfer().process_receipt({"logs": logs})
     assert dict(event["args"]) == {"sender": alice.address, "receiver": bob.address, "value": 5}
     # The topic is the ERC-20 one, whatever Vyper calls the fields.
@@ -94,7 +95,7 @@ def test_approve_sets_and_replaces_the_allowance(alice: RewardsClient, bob: Rewa
 
 def test_approve_emits_approval(alice: RewardsClient, bob: RewardsClient) -> None:
     receipt = alice.token.approve(bob.address, 7)
-    logs = alice.backend.web3.eth.get_transaction_receipt(receipt.tx_hash)["logs"]
+    logs = alice.backend.web3.eth.get_transaction_receipt(HexBytes(receipt.tx_hash))["logs"]
     (event,) = token_contract(alice).events.Approval().process_receipt({"logs": logs})
     assert dict(event["args"]) == {"owner": alice.address, "spender": bob.address, "value": 7}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from koinon.chain import FinalizedRoot, RewardsClient
@@ -151,6 +153,7 @@ def test_only_the_owner_manages_operators(
     rewards: RewardsClient, trio: list[RewardsClient]
 ) -> None:
     a = trio[0]
+    call: Callable[[], object]
     for call in (
         lambda: a.quorum.add_operator(a.address),
         lambda: a.quorum.remove_operator(a.address),
@@ -195,7 +198,7 @@ def test_operator_set_refusals(rewards: RewardsClient, trio: list[RewardsClient]
 def test_malformed_submissions_never_reach_the_chain(rewards: RewardsClient) -> None:
     for args in ((1, b"short", 1), (-1, X, 1), (1, X, 2**256)):
         with pytest.raises(ValueError):
-            rewards.quorum.submit_root(*args)  # type: ignore[arg-type]
+            rewards.quorum.submit_root(*args)
 
 
 def test_operator_churn_never_blocks_an_epoch(rewards: RewardsClient) -> None:

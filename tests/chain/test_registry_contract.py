@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
 import requests
 from eth_tester import EthereumTester, PyEVMBackend
 from eth_tester.exceptions import TransactionFailed
+from eth_typing import ChecksumAddress
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
 from web3.contract import Contract
 from web3.exceptions import ContractLogicError
@@ -17,6 +18,11 @@ from koinon.chain.artifacts import load_artifact
 from tests.chain.support import root_of
 
 Reverted = (ContractLogicError, TransactionFailed)
+
+
+def accounts(w3: Web3) -> Sequence[ChecksumAddress]:
+    """The node's unlocked accounts (web3 types the tuple as holding exactly one)."""
+    return w3.eth.accounts
 
 
 @pytest.fixture(params=["eth-tester", "anvil"])
@@ -33,8 +39,9 @@ def w3(request: pytest.FixtureRequest) -> Iterator[Web3]:
 def registry(w3: Web3) -> Contract:
     artifact = load_artifact("AnchorRegistry")
     factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-    tx_hash = factory.constructor().transact({"from": w3.eth.accounts[0]})
+    tx_hash = factory.constructor().transact({"from": accounts(w3)[0]})
     address = w3.eth.wait_for_transaction_receipt(tx_hash)["contractAddress"]
+    assert address is not None
     assert w3.eth.get_code(address) == artifact.bytecode_runtime
     return w3.eth.contract(address=address, abi=artifact.abi)
 
@@ -48,7 +55,7 @@ def anchor(registry: Contract, sender: str, root: bytes, size: int) -> Any:
 
 
 def test_anchored_event_names_the_operator_in_a_topic(registry: Contract) -> None:
-    sender = registry.w3.eth.accounts[1]
+    sender = accounts(registry.w3)[1]
     receipt = anchor(registry, sender, root_of("r"), 5)
     block = registry.w3.eth.get_block(receipt["blockNumber"])
 
@@ -65,7 +72,7 @@ def test_anchored_event_names_the_operator_in_a_topic(registry: Contract) -> Non
 
 
 def test_views_return_root_size_timestamp_and_block(registry: Contract) -> None:
-    sender = registry.w3.eth.accounts[1]
+    sender = accounts(registry.w3)[1]
     receipts = [anchor(registry, sender, root_of(str(size)), size) for size in (1, 4)]
     views = registry.functions
 
@@ -78,7 +85,7 @@ def test_views_return_root_size_timestamp_and_block(registry: Contract) -> None:
 
 
 def test_each_operator_has_its_own_log(registry: Contract) -> None:
-    alice, bob = registry.w3.eth.accounts[1:3]
+    alice, bob = accounts(registry.w3)[1:3]
     anchor(registry, alice, root_of("a"), 100)
     anchor(registry, bob, root_of("b"), 1)
 
@@ -98,11 +105,11 @@ def test_each_operator_has_its_own_log(registry: Contract) -> None:
 )
 def test_anchor_refusals(registry: Contract, root: bytes, size: int, reason: str) -> None:
     with pytest.raises(Reverted, match=reason):
-        registry.functions.anchor(root, size).call({"from": registry.w3.eth.accounts[1]})
+        registry.functions.anchor(root, size).call({"from": accounts(registry.w3)[1]})
 
 
 def test_append_only(registry: Contract) -> None:
-    sender = registry.w3.eth.accounts[1]
+    sender = accounts(registry.w3)[1]
     anchor(registry, sender, root_of("a"), 10)
 
     for size in (10, 9):
@@ -113,7 +120,7 @@ def test_append_only(registry: Contract) -> None:
 
 
 def test_reading_missing_anchors_reverts(registry: Contract) -> None:
-    nobody = registry.w3.eth.accounts[3]
+    nobody = accounts(registry.w3)[3]
     assert registry.functions.anchor_count(nobody).call() == 0
     with pytest.raises(Reverted, match="no anchors"):
         registry.functions.latest(nobody).call()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 
 from koinon.chain import RewardsClient
-from koinon.rewards.tree import BondLeaf, PayoutLeaf, SettlementTree
+from koinon.rewards.tree import BondLeaf, Leaf, PayoutLeaf, SettlementTree
 from tests.chain.rewards_support import KOIN, event_id, raw, rejected, settle_epoch, user
 
 EPOCH = 3
@@ -36,7 +37,7 @@ def tree(rewards: RewardsClient, payouts: list[PayoutLeaf]) -> SettlementTree:
 def test_contract_and_python_agree_on_leaves_and_proofs(rewards: RewardsClient) -> None:
     owner = raw(rewards.address)
     for size in (1, 2, 3, 5, 8):
-        leaves = [PayoutLeaf(size, bytes([i]) * 20, 10**i) for i in range(size - 1)]
+        leaves: list[Leaf] = [PayoutLeaf(size, bytes([i]) * 20, 10**i) for i in range(size - 1)]
         leaves.append(BondLeaf(size, event_id(str(size)), owner, 2**256 - 1))
         tree = SettlementTree.of(leaves)
         for leaf in leaves:
@@ -100,7 +101,7 @@ def test_an_altered_payout_is_refused(
     rewards: RewardsClient,
     tree: SettlementTree,
     payouts: list[PayoutLeaf],
-    change: dict[str, object],
+    change: dict[str, Any],
 ) -> None:
     settle_epoch(rewards, EPOCH + 1, [PayoutLeaf(EPOCH + 1, b"\x01" * 20, 1)])
     forged = dataclasses.replace(payouts[0], **change)

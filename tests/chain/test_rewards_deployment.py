@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -148,7 +148,11 @@ def test_accounts_send_from_many_threads(rewards: RewardsClient) -> None:
             other.token.approve(spender, amount)
 
     with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = [pool.submit(submit), pool.submit(approve), pool.submit(other.token.total_supply)]
+        futures: list[Future[None] | Future[int]] = [
+            pool.submit(submit),
+            pool.submit(approve),
+            pool.submit(other.token.total_supply),
+        ]
         for future in futures:
             future.result()
 
