@@ -20,17 +20,8 @@ BODY = b'{"commitment":"00"}'
 NOW = 1_750_000_000
 
 
-def _header(**changes: object) -> str:
-    args: dict[str, object] = {"url": URL, "method": "POST", "body": BODY, "now": NOW}
-    args.update(changes)
-    return httpauth.authorization(
-        KEY,
-        str(args["url"]),
-        str(args["method"]),
-        bytes(args["body"]),  # type: ignore[arg-type]
-        now=int(args["now"]),  # type: ignore[call-overload]
-        aux_rand=AUX_RAND,
-    )
+def _header(url: str = URL, method: str = "POST", body: bytes = BODY, now: int = NOW) -> str:
+    return httpauth.authorization(KEY, url, method, body, now=now, aux_rand=AUX_RAND)
 
 
 def _verify(header: str | None, body: bytes = BODY, now: int = NOW) -> str:

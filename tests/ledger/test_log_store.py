@@ -117,8 +117,8 @@ async def test_accepted_events_are_logged_in_acceptance_order(store: SqliteStore
 async def test_concurrent_adds_are_all_logged_once(store: SqliteStore) -> None:
     events = [note(i, i % 3) for i in range(40)]
     await asyncio.gather(*(store.add(e) for e in events))
-    positions = [await store.log_position(e.id) for e in events]
-    assert sorted(p[0] for p in positions if p) == list(range(40))
+    positions = [p for e in events if (p := await store.log_position(e.id))]
+    assert sorted(p[0] for p in positions) == list(range(40))
     in_log_order = [e for _, e in sorted(zip(positions, events, strict=True), key=lambda t: t[0])]
     hashes = logged_hashes(in_log_order)
     assert await store.log_root(40) == reference.root(hashes)
@@ -347,7 +347,7 @@ async def make_signed_log(db_path: Path) -> list[Event]:
     return events
 
 
-def tamper(db_path: Path, change: Callable[[sqlite3.Connection], None]) -> None:
+def tamper(db_path: Path, change: Callable[[sqlite3.Connection], object]) -> None:
     conn = sqlite3.connect(db_path, isolation_level=None)
     try:
         change(conn)
@@ -392,7 +392,7 @@ async def test_check_log_passes_without_any_signed_head(store: SqliteStore) -> N
     store.check_log()
 
 
-TAMPERING: dict[str, Callable[[sqlite3.Connection], None]] = {
+TAMPERING: dict[str, Callable[[sqlite3.Connection], object]] = {
     "leaf-byte-changed": lambda c: flip_first_byte(c, "log_entries", "idx = ?", 2),
     "last-leaf-deleted": lambda c: c.execute(
         "DELETE FROM log_entries WHERE idx = ?", (SIGNED_SIZE - 1,)
@@ -409,7 +409,7 @@ TAMPERING: dict[str, Callable[[sqlite3.Connection], None]] = {
 
 @pytest.mark.parametrize("change", TAMPERING.values(), ids=TAMPERING.keys())
 def test_check_log_refuses_a_tampered_log(
-    db_path: Path, change: Callable[[sqlite3.Connection], None]
+    db_path: Path, change: Callable[[sqlite3.Connection], object]
 ) -> None:
     asyncio.run(make_signed_log(db_path))
     tamper(db_path, change)

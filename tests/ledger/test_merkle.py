@@ -382,7 +382,9 @@ def honest_inclusion(index: int, size: int) -> tuple[bytes, list[bytes], bytes]:
 
 @SMALL_TREES
 @given(leaf_in_tree(), st.data())
-def test_altered_inclusion_proof_element_fails(position: tuple[int, int], data: st.DataObject):
+def test_altered_inclusion_proof_element_fails(
+    position: tuple[int, int], data: st.DataObject
+) -> None:
     index, size = position
     leaf, proof, root = honest_inclusion(index, size)
     assume(proof)
@@ -550,7 +552,7 @@ def test_verify_consistency_never_raises(
 
 @SMALL_TREES
 @given(leaf_in_tree(), st.integers(0, HASH_SIZE * 2).filter(lambda n: n != HASH_SIZE))
-def test_a_proof_element_of_the_wrong_length_fails(position: tuple[int, int], length: int):
+def test_a_proof_element_of_the_wrong_length_fails(position: tuple[int, int], length: int) -> None:
     index, size = position
     leaf, proof, root = honest_inclusion(index, size)
     assume(proof)

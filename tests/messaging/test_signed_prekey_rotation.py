@@ -4,6 +4,8 @@ after a bundle without it is published, then it is deleted with the ephemeral ke
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import orjson
 import pytest
 
@@ -104,6 +106,7 @@ def test_rotation_survives_the_saved_state_and_old_states_migrate() -> None:
         bob.receive(from_alice)  # a replay of a handshake seen before the migration
 
     entry = raw["signed"][0]
+    bad: Mapping[str, object]
     for bad in (
         {"signed_prekey_id": 9},
         {"signed_prekey_id": "2"},

@@ -134,6 +134,7 @@ def test_waiting_handshakes_survive_the_saved_state_and_bad_ones_are_refused() -
     older = {k: v for k, v in raw.items() if k != "waiting"}  # saved before it came
     assert len(dm.LocalDevice.from_json(older).waiting) == 0
     (entry,) = raw["waiting"]
+    bad: object
     for bad in (
         {},
         [{**entry, "ephemeral": "00" * 31}],

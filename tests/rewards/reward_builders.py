@@ -94,7 +94,7 @@ def world_epoch(seed: int, shuffle: int | None = None, accounts: int = 120) -> E
     if shuffle is not None:
         shuffler = random.Random(shuffle)
         for records in (posts, votes, follow_list, seeds):
-            shuffler.shuffle(records)  # type: ignore[arg-type]
+            shuffler.shuffle(records)
     return EpochInput(
         epoch=3,
         start=0,

@@ -34,7 +34,7 @@ def inputs() -> list[Event]:
     return events
 
 
-def record_for(settlement: Settlement, key: bytes = NODE, **tags: str) -> Event:
+def record_for(settlement: Settlement, key: bytes = NODE, /, **tags: str) -> Event:
     kind, content, template = record_template(settlement, CONFIG)
     rewritten = [[name, tags.get(name, value)] for name, value in template]
     return sign_event(

@@ -11,7 +11,7 @@ from koinon.rewards.bonds import misleading_posts, slash_bonds
 from koinon.rewards.bridging import Support, concave, with_bridging
 from koinon.rewards.clusters import in_cluster_factor, label_clusters, respend_excess
 from koinon.rewards.curation import curation_rewards, earliness
-from koinon.rewards.model import Bond, NoteOutcome, NoteStatus, Vote
+from koinon.rewards.model import Bond, EpochInput, NoteOutcome, NoteStatus, Vote
 from koinon.rewards.params import Params
 from koinon.rewards.settle import settle_epoch, split_pool
 from tests.rewards.reward_builders import epoch, key, post, vote
@@ -182,11 +182,11 @@ def test_outcome_status_is_checked() -> None:
         Vote(key("v"), key("a"), key("p"), 1, 1.5, 10)
 
 
-def network_epoch(**extra: object):  # type: ignore[no-untyped-def]
+def network_epoch(pool: int = 10**21, **extra: object) -> EpochInput:
     posts = [post(f"by-{p}", p) for p in PEOPLE]
     votes = [vote(PEOPLE[i], f"by-{PEOPLE[(i + 2) % 8]}", at=200 + i) for i in range(8)]
     votes += [vote(PEOPLE[i], f"by-{PEOPLE[(i + 3) % 8]}", at=300 + i) for i in range(8)]
-    return epoch(posts, votes, FOLLOWS, ["seed"], **extra)
+    return epoch(posts, votes, FOLLOWS, ["seed"], pool, **extra)
 
 
 def test_payouts_sum_to_the_pool() -> None:

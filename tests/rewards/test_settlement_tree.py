@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -124,6 +125,7 @@ def test_every_proof_verifies_and_matches_the_oracle(leaf_list: list[Leaf]) -> N
 
 def _altered(leaf: Leaf, name: str, data: st.DataObject) -> Leaf:
     value = getattr(leaf, name)
+    other: int | bytes
     if isinstance(value, int):
         other = data.draw(uint256.filter(lambda v: v != value), label=name)
     else:
@@ -131,7 +133,9 @@ def _altered(leaf: Leaf, name: str, data: st.DataObject) -> Leaf:
             st.binary(min_size=len(value), max_size=len(value)).filter(lambda v: v != value),
             label=name,
         )
-    return dataclasses.replace(leaf, **{name: other})
+    # The field is chosen at run time, so its type is known only then.
+    change: dict[str, Any] = {name: other}
+    return dataclasses.replace(leaf, **change)
 
 
 @given(leaf_lists, st.data())
@@ -226,7 +230,7 @@ def test_the_example_of_the_protocol_doc() -> None:
     first = PayoutLeaf(1, bytes(19) + b"\x01", 10**18)
     bond = BondLeaf(1, b"\xab" * 32, bytes(19) + b"\x02", 5 * 10**17)
     third = PayoutLeaf(1, bytes(19) + b"\x03", 2 * 10**18)
-    hashes = {
+    hashes: dict[Leaf, str] = {
         first: "b367d16ffb9b6911d97488a601ef947e08af8eaffa4057b151d6029dca5848ed",
         bond: "f55e9ae02c5db4517c9798d03a2d27d116bd0c9d09c4e633302dba93270bdf76",
         third: "66845ac5a3dbc7a5b979cf824b9234ed82f4879705066e8cd5326fb1959b5882",
