@@ -27,7 +27,7 @@ from koinon.sim.log import (
     Votes,
     join_votes,
 )
-from koinon.sim.world import World, perceived
+from koinon.sim.world import World, perceived, perceived_by
 
 MINUTE = 60
 RING_VOTES = 70  # about what Hive's mana sustains: ten full votes a day
@@ -141,14 +141,9 @@ def ring_downvote(world: World, fakes: int, rng: np.random.Generator) -> Plan:
     others = np.flatnonzero(world.role[world.post_author] == HONEST).astype(np.int64)
     if others.shape[0] == 0:
         return plan
-    voter = np.repeat(members, others.shape[0])
-    post = np.tile(others, members.shape[0])
-    value = perceived(
-        voter, post, world.camp, world.noise, world.post_author, world.post_quality,
-        world.config.camp_bias, rng,
-    )  # fmt: skip
+    value = perceived_by(world, members, others, rng)
     per = min(10, others.shape[0])
-    top = np.argsort(-value.reshape(members.shape[0], -1), axis=1)[:, :per]
+    top = np.argsort(-value, axis=1)[:, :per]
     post = others[top.ravel()]
     down = Votes.of(np.repeat(members, per), post, after_posting(world, post, rng, 6 * 3600), -1)
     return Plan(

@@ -24,7 +24,7 @@ from koinon.sim.attacks import (
     sybil_vouched,
 )
 from koinon.sim.log import IntArray
-from koinon.sim.world import World, perceived
+from koinon.sim.world import World, perceived_by
 
 
 def _follow_upvoted(world: World, plan: Plan) -> tuple[IntArray, IntArray]:
@@ -92,13 +92,7 @@ def _better_half(world: World, rng: np.random.Generator) -> IntArray:
     mean perceived value over the members; their personal noise averages out)."""
     members = world.attackers()
     own = world.posts_of(members)
-    voter = np.repeat(members, own.shape[0])
-    post = np.tile(own, members.shape[0])
-    value = perceived(
-        voter, post, world.camp, world.noise, world.post_author, world.post_quality,
-        world.config.camp_bias, rng,
-    )  # fmt: skip
-    mean = value.reshape(members.shape[0], own.shape[0]).mean(axis=0)
+    mean = perceived_by(world, members, own, rng).mean(axis=0)
     return own[np.argsort(-mean, kind="stable")[: (own.shape[0] + 1) // 2]]
 
 

@@ -190,6 +190,19 @@ def perceived(
     return value + noise[voter] * rng.normal(size=voter.shape[0])
 
 
+def perceived_by(
+    world: World, voters: IntArray, posts: IntArray, rng: np.random.Generator
+) -> FloatArray:
+    """How each of `posts` looks to each of `voters`: a voters × posts matrix of `perceived`."""
+    voter = np.repeat(voters, posts.shape[0])
+    post = np.tile(posts, voters.shape[0])
+    value = perceived(
+        voter, post, world.camp, world.noise, world.post_author, world.post_quality,
+        world.config.camp_bias, rng,
+    )  # fmt: skip
+    return value.reshape(voters.shape[0], posts.shape[0])
+
+
 def exposure(
     config: WorldConfig,
     n_accounts: int,
