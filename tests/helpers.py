@@ -313,6 +313,13 @@ async def connect(url: str, timeout: float = DEFAULT_TIMEOUT) -> AsyncIterator[W
         yield WsClient(ws, timeout)
 
 
+async def publish_all(url: str, events: Iterable[Event]) -> None:
+    """Publish `events` in order over one connection; the relay must accept every one."""
+    async with connect(url) as client:
+        for event in events:
+            assert await client.publish(event) == (True, "")
+
+
 def ids_of(events: Iterable[dict[str, Any]]) -> list[str]:
     """The ids of events given as JSON objects, in order."""
     return [e["id"] for e in events]

@@ -26,7 +26,7 @@ from koinon.rewards.events import BOND_DECLARATION
 from koinon.rewards.holdings import BondHoldings
 from koinon.rewards.settlement import Settlement, record_template, settle
 from koinon.services.settlement import EarlierChainWork
-from tests.helpers import connect, make_event, pubkey_of
+from tests.helpers import make_event, pubkey_of, publish_all
 from tests.rewards.test_settlement_node import KEYS, epoch_events, settings
 
 pytestmark = pytest.mark.system
@@ -51,9 +51,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     await node.start()
     try:
         assert node.settlement is not None and node._chain is not None
-        async with connect(node.ws_url) as client:
-            for event in epoch_events(node.settlement.config.window(5)[0]):
-                assert await client.publish(event) == (True, "")
+        await publish_all(node.ws_url, epoch_events(node.settlement.config.window(5)[0]))
         paid = await node.settlement.settle(5)
         operator = rewards_beside(node._chain, node.key.raw, data_dir=tmp_path / "node" / "chain")
         author = operator.as_account(ethereum_secret(AUTHOR))
@@ -83,9 +81,7 @@ async def settle_misleading_claim(
     label = make_event(
         world.node.key.raw, 1985, "", [*tags, ["writer", pubkey_of(WRITER)]], start + 50
     )
-    async with connect(world.node.ws_url) as client:
-        for event in [claim, declaration, label, *epoch_events(start)[5:]]:
-            assert await client.publish(event) == (True, "")
+    await publish_all(world.node.ws_url, [claim, declaration, label, *epoch_events(start)[5:]])
     return claim, await world.node.settlement.settle(epoch)
 
 
@@ -199,9 +195,7 @@ async def test_a_bond_judged_again_later_is_slashed_and_paid_once(world: World) 
     start = service.config.window(7)[0]
     tags = [["L", "koinon.notes"], ["l", "misleading", "koinon.notes"], ["e", claim.id]]
     again = make_event(world.node.key.raw, 1985, "", [*tags, ["writer", pubkey_of(WRITER)]], start)
-    async with connect(world.node.ws_url) as client:
-        for event in [again, *epoch_events(start)[5:]]:
-            assert await client.publish(event) == (True, "")
+    await publish_all(world.node.ws_url, [again, *epoch_events(start)[5:]])
     with pytest.raises(EarlierChainWork) as waiting:
         await service.settle(7)
     assert waiting.value.waiting == (6,)

@@ -21,7 +21,7 @@ from koinon.rewards.config import RewardsConfig
 from koinon.rewards.settlement import SETTLEMENT_RECORD, inputs_digest, parse_record, settle
 from koinon.rewards.tree import PayoutLeaf, verify_proof
 from koinon.settings import Settings
-from tests.helpers import connect, make_event, make_key, pubkey_of
+from tests.helpers import connect, make_event, make_key, pubkey_of, publish_all
 
 pytestmark = pytest.mark.system
 
@@ -85,9 +85,7 @@ async def test_an_epoch_is_settled_published_served_and_finalized(node: Node) ->
     epoch = 5
     start, _ = config.window(epoch)
     events = epoch_events(start)
-    async with connect(node.ws_url) as client:
-        for event in events:
-            assert await client.publish(event) == (True, "")
+    await publish_all(node.ws_url, events)
     settlement = await node.settlement.settle(epoch)
     assert settlement.total == config.pool_per_epoch
     assert len(settlement.payouts) == len(KEYS)
@@ -128,9 +126,7 @@ async def test_settling_twice_gives_the_same_root(node: Node) -> None:
     assert node.settlement is not None
     config = node.settlement.config
     start, _ = config.window(3)
-    async with connect(node.ws_url) as client:
-        for event in epoch_events(start):
-            assert await client.publish(event) == (True, "")
+    await publish_all(node.ws_url, epoch_events(start))
     first = await node.settlement.settle(3)
     assert (await node.settlement.settle(3)).root == first.root
 
@@ -144,9 +140,7 @@ async def test_settling_trusts_the_store_and_an_audit_does_not(node: Node) -> No
     epoch = 4
     start, _ = config.window(epoch)
     events = epoch_events(start)
-    async with connect(node.ws_url) as client:
-        for event in events:
-            assert await client.publish(event) == (True, "")
+    await publish_all(node.ws_url, events)
     post = events[len(KEYS)]
     genuine = make_event(KEYS[3], 7, "-", [["e", post.id], ["p", post.pubkey]], start + 40)
     forged = dataclasses.replace(genuine, sig="00" * 64)
@@ -186,9 +180,7 @@ async def test_a_bond_on_a_misleading_post_is_slashed_on_chain(tmp_path: Path) -
     try:
         assert node.settlement is not None and node._chain is not None
         config = node.settlement.config
-        async with connect(node.ws_url) as client:
-            for event in epoch_events(config.window(5)[0]):
-                assert await client.publish(event) == (True, "")
+        await publish_all(node.ws_url, epoch_events(config.window(5)[0]))
         paid = await node.settlement.settle(5)
         author_key, writer_key = KEYS[1], KEYS[4]
         operator = rewards_beside(node._chain, node.key.raw, data_dir=tmp_path / "node" / "chain")
