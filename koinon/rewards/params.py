@@ -30,8 +30,8 @@ class Params:
     bridging_bonus: float = 0.25  # extra weight on support both from inside and outside a cluster
 
     # Split of the pool, and curation.
-    author_share: float = 0.75  # the rest of the pool pays curators
-    curation_floor: float = 0.4  # share of a curation weight that the latest voter still gets
+    author_share: float = 0.5  # the rest pays curators, each for its own weight and judgement
+    curation_floor: float = 0.7  # share of a curation weight that the latest voter still gets
 
     # Bonds.
     slash_fraction: float = 1.0  # part of a bond slashed when its post is settled misleading
