@@ -12,8 +12,8 @@ class Params:
     """The reward mechanism's parameters; the defaults are the network's values."""
 
     # Trust: personalized PageRank over follows, restarting at the seeds.
-    trust_damping: float = 0.5  # probability a trust walk follows an edge instead of restarting
-    trust_iterations: int = 24  # fixed count (0.5^24 < 1e-7), the same arithmetic everywhere
+    trust_damping: float = 0.35  # probability a trust walk follows an edge instead of restarting
+    trust_iterations: int = 24  # fixed count (0.35^24 < 1e-10), the same arithmetic everywhere
     trust_cap: float = 1.5  # no voter weighs more than this many times the typical voter
     closure_tolerance: float = 0.2  # exclusivity a trust cluster may show (0: none, 1: closed)
     misleading_trust_factor: float = 0.5  # trust kept by an author of a post settled misleading

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -17,12 +19,16 @@ def arr(values: list[int]) -> np.ndarray:
     return np.array(values, dtype=np.int64)
 
 
-def test_seed_following_two_accounts_by_hand() -> None:
+@pytest.mark.parametrize("damping", [PARAMS.trust_damping, 0.5])
+def test_seed_following_two_accounts_by_hand(damping: float) -> None:
     # s follows a and b, who follow nobody (their trust returns to the seed):
-    # t_a = t_b = 0.5 * t_s / 2 and t_s + t_a + t_b = 1, so t_s = 2/3 and t_a = t_b = 1/6.
-    flow = propagate_trust(3, arr([0, 0]), arr([1, 2]), arr([0]), PARAMS)
-    assert flow.trust == pytest.approx([2 / 3, 1 / 6, 1 / 6], abs=1e-6)
-    assert flow.edge_flow == pytest.approx([1 / 6, 1 / 6], abs=1e-6)
+    # t_a = t_b = d * t_s / 2 and t_s + t_a + t_b = 1, so t_s = 1 / (1 + d) and
+    # t_a = t_b = d / (2 (1 + d)); at d = 0.5, 2/3 and 1/6.
+    params = dataclasses.replace(PARAMS, trust_damping=damping)
+    flow = propagate_trust(3, arr([0, 0]), arr([1, 2]), arr([0]), params)
+    side = damping / (2 * (1 + damping))
+    assert flow.trust == pytest.approx([1 / (1 + damping), side, side], abs=1e-6)
+    assert flow.edge_flow == pytest.approx([side, side], abs=1e-6)
 
 
 def test_no_seed_means_no_trust() -> None:

@@ -90,7 +90,7 @@ def test_koinon_pays_honest_behaviour_its_contribution(quick: dict[str, object])
     strict=True,
     reason="measured miss, see docs/rewards.md: adaptive attackers (a loose ring that votes for "
     "the better half of its posts and follows whom it upvotes, ring_choosy_follow) gain about "
-    "3.5-5 points over their contribution under Koinon; a ring too faint to detect gains about 2",
+    "3.5-4.6 points over their contribution under Koinon (a ring too faint to detect, under 2)",
 )
 def test_issue_targets_hold_in_the_quick_run(quick: dict[str, object]) -> None:
     checks = quick["targets"]
