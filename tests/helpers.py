@@ -31,6 +31,7 @@ from koinon.core.event import Event, compute_id, sign_event
 from koinon.core.pow import difficulty
 
 ROOT = Path(__file__).resolve().parent.parent
+VECTORS = ROOT / "tests" / "vectors"  # published test vectors, with their sources (SOURCES.md)
 DEFAULT_TIMEOUT = 10.0
 AUX_RAND = bytes(32)  # BIP-340 allows any aux randomness; fixed bytes make signatures repeatable
 

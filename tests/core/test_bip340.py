@@ -4,27 +4,21 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from koinon.core import schnorr
+from tests.helpers import VECTORS
 
-VECTORS = (
-    Path(__file__).resolve().parents[2].parent
-    / "shared"
-    / "vectors"
-    / "bip340"
-    / "test-vectors.csv"
-)
+BIP340_VECTORS = VECTORS / "bip340" / "test-vectors.csv"
 # The pure-Python reference takes a few hundred milliseconds per operation: keep examples few.
 ORACLE = settings(max_examples=4, deadline=None, derandomize=True, database=None)
 
 
 def _rows() -> list[dict[str, str]]:
-    with VECTORS.open(newline="") as handle:
+    with BIP340_VECTORS.open(newline="") as handle:
         return list(csv.DictReader(handle))
 
 

@@ -7,7 +7,6 @@ RFC 8439 appendix A.1 and the NIP-44 payload vectors pin it down byte for byte i
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +19,9 @@ from koinon.messaging.primitives import (
     hkdf_extract,
     hmac_sha256,
 )
+from tests.helpers import VECTORS
 
-WYCHEPROOF = Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "wycheproof"
+WYCHEPROOF = VECTORS / "wycheproof"
 
 
 def _cases(name: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:

@@ -35,14 +35,14 @@ from koinon.messaging.giftwrap import (
     make_rumor,
     unwrap,
 )
-from tests.helpers import node_for_interop
+from tests.helpers import VECTORS, node_for_interop
 from tests.messaging.parties import ALICE, BOB, CAROL, MALLORY
 
 pytestmark = pytest.mark.interop
 
 INTEROP = Path(__file__).resolve().parents[1] / "interop"
 SCRIPT = INTEROP / "nip17.mjs"
-VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "nip44.vectors.json"
+NIP44_VECTORS = VECTORS / "nip44.vectors.json"
 REPLY_TO = "ef" * 32
 
 PLAINTEXTS = [
@@ -140,7 +140,7 @@ def test_extended_length_prefix_from_nostr_tools_decrypts(node: str, size: int) 
 
 
 def test_payloads_koinon_rejects_are_rejected_by_nostr_tools(node: str) -> None:
-    cases = json.loads(VECTORS.read_text("utf-8"))["v2"]["invalid"]["decrypt"]
+    cases = json.loads(NIP44_VECTORS.read_text("utf-8"))["v2"]["invalid"]["decrypt"]
     out = run(
         node,
         "decrypt",

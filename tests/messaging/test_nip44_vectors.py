@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +11,9 @@ import pytest
 from koinon.core import schnorr
 from koinon.errors import Reason, Rejected
 from koinon.messaging import nip44
+from tests.helpers import VECTORS as TEST_VECTORS
 
-VECTORS_PATH = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "nip44.vectors.json"
+VECTORS_PATH = TEST_VECTORS / "nip44.vectors.json"
 VECTORS: dict[str, Any] = json.loads(VECTORS_PATH.read_text("utf-8"))["v2"]
 VALID = VECTORS["valid"]
 INVALID = VECTORS["invalid"]
