@@ -30,6 +30,7 @@ from koinon.sim.log import (
 from koinon.sim.world import World, perceived, perceived_by
 
 MINUTE = 60
+HOUR = 60 * MINUTE
 RING_VOTES = 70  # about what Hive's mana sustains: ten full votes a day
 RING_SPARSE_VOTES = 10  # a sparse ring's votes per attacker, beside its honest ones
 RING_VOTE_SPREAD = 10 * MINUTE  # ring members vote within ten minutes of a post
@@ -175,6 +176,35 @@ def early_bot(world: World, fakes: int, rng: np.random.Generator) -> Plan:
         voter[chosen], post[chosen], after_posting(world, post[chosen], rng, 5 * MINUTE)
     )
     return Plan(votes=votes, keep_attacker_honest_votes=False, attacker_follows=None)
+
+
+HERD_LAG = HOUR  # a herder looks at each post this long after it was created (the best lag)
+HERD_TOP = 0.05  # and upvotes among the posts most upvoted by then
+
+
+def herd(world: World, fakes: int, rng: np.random.Generator) -> Plan:
+    """Curation farming without judgement: instead of reading, each attacker upvotes as many
+    posts as it would honestly, picked at random among the ones honest accounts had upvoted most
+    `HERD_LAG` after posting. It agrees with the consensus every time, only late."""
+    members = world.attackers()
+    honest_up = (world.votes.direction > 0) & (world.role[world.votes.voter] == HONEST)
+    seen = honest_up & (world.votes.time < world.post_time[world.votes.post] + HERD_LAG)
+    n_posts = world.post_author.shape[0]
+    count = np.bincount(world.votes.post[seen], minlength=n_posts)
+    top = np.argsort(-count, kind="stable")[: max(1, round(HERD_TOP * n_posts))]
+    keys = rng.random((members.shape[0], top.shape[0]))
+    keys[members[:, None] == world.post_author[top][None, :]] = 2.0  # own posts sort last
+    picks = np.argsort(keys, axis=1)
+    wanted = np.minimum(world.vote_cap[members], top.shape[0])
+    chosen = np.arange(top.shape[0])[None, :] < wanted[:, None]
+    voter = np.repeat(members, wanted)
+    post = top[picks[chosen]]
+    keep = world.post_author[post] != voter
+    voter, post = voter[keep], post[keep]
+    time = world.post_time[post] + HERD_LAG + rng.integers(0, HOUR, post.shape[0])
+    return Plan(
+        votes=Votes.of(voter, post, time), keep_attacker_honest_votes=False, attacker_follows=None
+    )
 
 
 def _farm(

@@ -7,6 +7,7 @@ from koinon.sim.attacks import (
     buy_from_trusted,
     buy_from_whales,
     early_bot,
+    herd,
     honest,
     ring,
     ring_camouflage,
@@ -52,5 +53,6 @@ STRATEGIES: dict[str, Strategy] = {
     "ring_choosy_follow": ring_choosy_follow,
     "ring_choosy_faint": ring_choosy_faint,
     "ring_choosy_faint_follow": ring_choosy_faint_follow,
+    "herd": herd,
 }
 NEEDS_FAKES = frozenset({"sybil", "sybil_vouched", "sybil_vouched_open"})

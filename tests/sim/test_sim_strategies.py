@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from koinon.sim.attacks import RING_SPARSE_VOTES, RING_VOTE_SPREAD, Strategy, assemble
+from koinon.sim.attacks import (
+    HERD_LAG,
+    HERD_TOP,
+    RING_SPARSE_VOTES,
+    RING_VOTE_SPREAD,
+    Strategy,
+    assemble,
+    herd,
+)
 from koinon.sim.evasion import (
     FAINT_RING_VOTES,
     ring_choosy,
@@ -13,6 +21,7 @@ from koinon.sim.evasion import (
     ring_choosy_follow,
     ring_faint,
 )
+from koinon.sim.log import HONEST
 from koinon.sim.world import World, WorldConfig, generate_world
 
 
@@ -70,3 +79,33 @@ def test_a_choosy_ring_that_follows_adds_a_follow_per_member_it_upvotes(world: W
 def test_a_faint_ring_casts_three_votes_each(world: World, strategy: Strategy) -> None:
     votes = strategy(world, 0, np.random.default_rng(3)).votes
     assert (np.bincount(votes.voter)[world.attackers()] == FAINT_RING_VOTES).all()
+
+
+def test_a_herder_upvotes_what_honest_accounts_had_upvoted_most_an_hour_in(world: World) -> None:
+    plan = herd(world, 0, np.random.default_rng(4))
+    members = world.attackers()
+    votes = plan.votes
+    assert np.isin(votes.voter, members).all() and (votes.direction == 1).all()
+    assert (world.post_author[votes.post] != votes.voter).all()
+    pairs = votes.voter * world.post_author.shape[0] + votes.post
+    assert np.unique(pairs).shape[0] == pairs.shape[0]
+    # as many votes as each would cast honestly, fewer only if the popular posts run out
+    top = round(HERD_TOP * world.post_author.shape[0])
+    chosen = np.unique(votes.post)
+    cast = np.bincount(votes.voter, minlength=world.n_accounts)[members]
+    own = np.bincount(world.post_author, minlength=world.n_accounts)[members]
+    assert (cast <= world.vote_cap[members]).all()
+    assert (cast >= np.minimum(world.vote_cap[members], top - own)).all()
+    assert (cast < world.vote_cap[members]).any() and (cast == world.vote_cap[members]).any()
+    # late: only after an hour's honest votes are in
+    delay = votes.time - world.post_time[votes.post]
+    assert ((delay >= HERD_LAG) & (delay < HERD_LAG + 3600)).all()
+    # on the posts most upvoted by honest accounts within that hour, and nothing else
+    honest = world.votes.direction > 0
+    honest &= world.role[world.votes.voter] == HONEST
+    honest &= world.votes.time < world.post_time[world.votes.post] + HERD_LAG
+    count = np.bincount(world.votes.post[honest], minlength=world.post_author.shape[0])
+    assert chosen.shape[0] <= top
+    assert count[chosen].min() >= np.sort(count)[-chosen.shape[0]]
+    assert count[chosen].min() > np.median(count)
+    assert not plan.keep_attacker_honest_votes and plan.attacker_follows is None
