@@ -125,6 +125,17 @@ def ring_choosy_faint_follow(world: World, fakes: int, rng: np.random.Generator)
     return _following_upvoted(world, plan, keep_honest_votes=True)
 
 
+def ring_choosy5_follow(world: World, fakes: int, rng: np.random.Generator) -> Plan:
+    """`ring_choosy_follow` at five ring votes each: between the faint ring and the ten-vote one,
+    where a detector of groups would have to reach (docs/rewards.md)."""
+    return _following_upvoted(world, _choosy_ring(world, 5, rng), keep_honest_votes=True)
+
+
+def ring_choosy7_follow(world: World, fakes: int, rng: np.random.Generator) -> Plan:
+    """`ring_choosy_follow` at seven ring votes each."""
+    return _following_upvoted(world, _choosy_ring(world, 7, rng), keep_honest_votes=True)
+
+
 def sybil_vouched_open(world: World, fakes: int, rng: np.random.Generator) -> Plan:
     """`sybil_vouched`, but the attackers keep their ordinary follows besides vouching."""
     plan = sybil_vouched(world, fakes, rng)

@@ -20,6 +20,8 @@ from koinon.sim.attacks import (
 from koinon.sim.evasion import (
     ring_camouflage_follow,
     ring_choosy,
+    ring_choosy5_follow,
+    ring_choosy7_follow,
     ring_choosy_faint,
     ring_choosy_faint_follow,
     ring_choosy_follow,
@@ -54,5 +56,7 @@ STRATEGIES: dict[str, Strategy] = {
     "ring_choosy_faint": ring_choosy_faint,
     "ring_choosy_faint_follow": ring_choosy_faint_follow,
     "herd": herd,
+    "ring_choosy5_follow": ring_choosy5_follow,
+    "ring_choosy7_follow": ring_choosy7_follow,
 }
 NEEDS_FAKES = frozenset({"sybil", "sybil_vouched", "sybil_vouched_open"})

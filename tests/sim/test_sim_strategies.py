@@ -17,6 +17,8 @@ from koinon.sim.attacks import (
 from koinon.sim.evasion import (
     FAINT_RING_VOTES,
     ring_choosy,
+    ring_choosy5_follow,
+    ring_choosy7_follow,
     ring_choosy_faint,
     ring_choosy_follow,
     ring_faint,
@@ -75,10 +77,20 @@ def test_a_choosy_ring_that_follows_adds_a_follow_per_member_it_upvotes(world: W
     assert log.n_accounts == world.n_accounts
 
 
-@pytest.mark.parametrize("strategy", [ring_faint, ring_choosy_faint])
-def test_a_faint_ring_casts_three_votes_each(world: World, strategy: Strategy) -> None:
+@pytest.mark.parametrize(
+    ("strategy", "per_voter"),
+    [
+        (ring_faint, FAINT_RING_VOTES),
+        (ring_choosy_faint, FAINT_RING_VOTES),
+        (ring_choosy5_follow, 5),
+        (ring_choosy7_follow, 7),
+    ],
+)
+def test_the_weaker_rings_cast_fewer_votes_each(
+    world: World, strategy: Strategy, per_voter: int
+) -> None:
     votes = strategy(world, 0, np.random.default_rng(3)).votes
-    assert (np.bincount(votes.voter)[world.attackers()] == FAINT_RING_VOTES).all()
+    assert (np.bincount(votes.voter)[world.attackers()] == per_voter).all()
 
 
 def test_a_herder_upvotes_what_honest_accounts_had_upvoted_most_an_hour_in(world: World) -> None:
