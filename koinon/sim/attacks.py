@@ -61,20 +61,30 @@ def after_posting(
     return world.post_time[post] + rng.integers(1, spread + 1, post.shape[0])
 
 
+def _pick_targets(
+    world: World, voters: IntArray, targets: IntArray, counts: IntArray, rng: np.random.Generator
+) -> tuple[IntArray, IntArray]:
+    """(voter, post) pairs: each voter picks its count of distinct random `targets`, never its own
+    post (a voter left with too few others' posts picks fewer)."""
+    keys = rng.random((voters.shape[0], targets.shape[0]))
+    keys[voters[:, None] == world.post_author[targets][None, :]] = 2.0  # own posts sort last
+    picks = np.argsort(keys, axis=1)
+    wanted = np.minimum(counts, targets.shape[0])
+    chosen = np.arange(targets.shape[0])[None, :] < wanted[:, None]
+    voter = np.repeat(voters, wanted)
+    post = targets[picks[chosen]]
+    keep = world.post_author[post] != voter
+    return voter[keep], post[keep]
+
+
 def ring_votes(
     world: World, voters: IntArray, targets: IntArray, per_voter: int, rng: np.random.Generator
 ) -> Votes:
     """Each voter upvotes `per_voter` random target posts (never its own) right after posting."""
     if targets.shape[0] == 0 or voters.shape[0] == 0:
         return Votes.empty()
-    count = min(per_voter, targets.shape[0])
-    keys = rng.random((voters.shape[0], targets.shape[0]))
-    keys[voters[:, None] == world.post_author[targets][None, :]] = 2.0  # own posts sort last
-    picks = np.argsort(keys, axis=1)[:, :count]
-    voter = np.repeat(voters, count)
-    post = targets[picks.ravel()]
-    keep = world.post_author[post] != voter  # a voter with too few others' posts
-    voter, post = voter[keep], post[keep]
+    counts = np.full(voters.shape[0], per_voter, dtype=np.int64)
+    voter, post = _pick_targets(world, voters, targets, counts, rng)
     return Votes.of(voter, post, after_posting(world, post, rng))
 
 
@@ -192,15 +202,7 @@ def herd(world: World, fakes: int, rng: np.random.Generator) -> Plan:
     n_posts = world.post_author.shape[0]
     count = np.bincount(world.votes.post[seen], minlength=n_posts)
     top = np.argsort(-count, kind="stable")[: max(1, round(HERD_TOP * n_posts))]
-    keys = rng.random((members.shape[0], top.shape[0]))
-    keys[members[:, None] == world.post_author[top][None, :]] = 2.0  # own posts sort last
-    picks = np.argsort(keys, axis=1)
-    wanted = np.minimum(world.vote_cap[members], top.shape[0])
-    chosen = np.arange(top.shape[0])[None, :] < wanted[:, None]
-    voter = np.repeat(members, wanted)
-    post = top[picks[chosen]]
-    keep = world.post_author[post] != voter
-    voter, post = voter[keep], post[keep]
+    voter, post = _pick_targets(world, members, top, world.vote_cap[members], rng)
     time = world.post_time[post] + HERD_LAG + rng.integers(0, HOUR, post.shape[0])
     return Plan(
         votes=Votes.of(voter, post, time), keep_attacker_honest_votes=False, attacker_follows=None

@@ -8,6 +8,7 @@ import pytest
 from koinon.sim.attacks import (
     HERD_LAG,
     HERD_TOP,
+    HOUR,
     RING_SPARSE_VOTES,
     RING_VOTE_SPREAD,
     Strategy,
@@ -111,7 +112,7 @@ def test_a_herder_upvotes_what_honest_accounts_had_upvoted_most_an_hour_in(world
     assert (cast < world.vote_cap[members]).any() and (cast == world.vote_cap[members]).any()
     # late: only after an hour's honest votes are in
     delay = votes.time - world.post_time[votes.post]
-    assert ((delay >= HERD_LAG) & (delay < HERD_LAG + 3600)).all()
+    assert ((delay >= HERD_LAG) & (delay < HERD_LAG + HOUR)).all()
     # on the posts most upvoted by honest accounts within that hour, and nothing else
     honest = world.votes.direction > 0
     honest &= world.role[world.votes.voter] == HONEST
