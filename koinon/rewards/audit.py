@@ -65,7 +65,8 @@ def audit_epoch(
             raise SettlementMismatch(
                 f"input event {event.id} is not valid: {exc.message}"
             ) from None
-    if inputs_digest(events) != record.inputs:
+    digest = inputs_digest(events)
+    if digest != record.inputs:
         raise SettlementMismatch("the published inputs are not the ones the record names")
     if (holdings is None) != (record.holdings is None):
         raise SettlementMismatch(
@@ -79,7 +80,7 @@ def audit_epoch(
     declared = sorted({(bond.event_id, bond.owner) for bond in columns.bonds})
     if holdings is not None and holdings.bonds() != declared:
         raise SettlementMismatch("the bond holdings do not cover exactly the declared bonds")
-    settlement = settle_input(columns, inputs_digest(events), holdings=holdings)
+    settlement = settle_input(columns, digest, holdings=holdings)
     if settlement.root != record.root:
         raise SettlementMismatch(
             f"recomputed root {settlement.root.hex()} differs from the record's {record.root.hex()}"
