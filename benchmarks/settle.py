@@ -9,28 +9,37 @@ parsed back, so that every string is its own object as in a node. Signatures are
 checked: settling takes events that were verified when they arrived.
 What it times, in --rounds rounds that each run every step once (wall and CPU seconds, best
 and median):
-  1. `settle`: events -> settlement root, what a node runs once an epoch is due: reading the
-     events into columns, the digest of their ids, indexing, the mechanism, integer payouts,
-     payout addresses and the Merkle tree;
-  2. `epoch_columns`, the first step of 1 (events -> columns);
-  3. `inputs_digest`, the second (events -> the digest of their ids);
-  4. `settle_input`, the rest of 1 (columns -> root), so that 2 + 3 + 4 make up 1;
-  5. `from_input`, the first step of 4 (columns -> indexed arrays);
-  6. `settle_epoch` on `EpochInput` records (records -> payouts: what this benchmark timed before
-     the columnar input);
-  7. `tally` alone on the indexed arrays (the mechanism without records, payouts or tree).
+  1. `settle`: kept upvotes + events -> settlement root, what a node runs once an epoch is due:
+     reading back the upvotes the earlier epochs counted (the node kept them when it settled
+     those), reading the events into columns, the digest of their ids, indexing, the mechanism
+     (the ring detector reading this epoch's and the earlier upvotes), integer payouts, payout
+     addresses, the Merkle tree and the digest of the upvotes this epoch counted;
+  2. `read_kept`, the first step of 1 (the kept upvotes of the earlier epochs, read back);
+  3. `epoch_columns`, the second (events -> columns);
+  4. `inputs_digest`, the third (events -> the digest of their ids);
+  5. `settle_input`, the rest of 1 (columns -> root), so that 2 + 3 + 4 + 5 make up 1;
+  6. `from_input`, the first step of 5 (columns -> indexed arrays);
+  7. `tally` alone on the indexed arrays (the mechanism without records, payouts or tree);
+  8. without earlier epochs, `settle_epoch` on `EpochInput` records (records -> payouts: what
+     this benchmark timed before the columnar input).
 It checks that events and records settle alike, to the same root, and that the payouts sum to
 the pool. There is no peer implementation to compare with: Hive and Steem settle per post,
 incrementally, on chain.
 
+With --earlier N, the N epochs before the settled one have as many posts and reactions; the
+upvotes each counted are made beforehand, as the node kept them when it settled that epoch, and
+read back in step 2 (docs/rewards.md, "Rings over several epochs").
+
 Run from the repository root:
     .venv/bin/python benchmarks/settle.py            # 1M votes / 100k accounts
+    .venv/bin/python benchmarks/settle.py --earlier 5  # and five earlier epochs as large
     .venv/bin/python benchmarks/settle.py --votes 100000 --accounts 10000
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import hashlib
 import os
@@ -43,17 +52,17 @@ import orjson
 
 from koinon.core.event import Event, compute_id, parse_event
 from koinon.core.schnorr import public_key
-from koinon.rewards.arrays import from_input
-from koinon.rewards.columns import EpochColumns
+from koinon.rewards.arrays import FloatArray, from_input
+from koinon.rewards.columns import EpochColumns, UpvoteColumns
 from koinon.rewards.config import RewardsConfig
 from koinon.rewards.events import epoch_columns
 from koinon.rewards.params import DEFAULT_PARAMS
 from koinon.rewards.settle import collector_paused, settle_epoch
-from koinon.rewards.settlement import inputs_digest, settle, settle_input
+from koinon.rewards.settlement import counted_upvotes, inputs_digest, settle, settle_input
 from koinon.rewards.tally import tally
 
 TARGET_SECONDS = 10.0
-EPOCH = 1
+EPOCH = 5  # the first epoch with five before it
 NO_SIGNATURE = "0" * 128  # settling reads events a node has already verified
 
 
@@ -78,22 +87,14 @@ def unsigned(
 
 
 def generate(
-    accounts: int, votes: int, rng: np.random.Generator
-) -> tuple[RewardsConfig, list[Event]]:
-    """A synthetic epoch with heavy-tailed popularity, as the rewards config and its events."""
-    posts = votes // 5
+    accounts: int, votes: int, rng: np.random.Generator, earlier: int = 0
+) -> tuple[RewardsConfig, list[Event], list[list[Event]]]:
+    """A synthetic epoch with heavy-tailed popularity, as the rewards config and its events, and
+    the events of `earlier` epochs before it with as many posts and reactions."""
     names = keys(accounts)
     popularity = rng.zipf(1.8, accounts).astype(np.float64)
     popularity /= popularity.sum()
     follow_dst = rng.choice(accounts, (accounts, 10), p=popularity)
-    post_author = rng.choice(accounts, posts, p=popularity)
-    post_time = rng.integers(0, 7 * 86_400, posts)
-    post_weight = rng.zipf(2.0, posts).astype(np.float64)
-    post_weight /= post_weight.sum()
-    voter = rng.integers(0, accounts, votes)
-    voted = rng.choice(posts, votes, p=post_weight)
-    vote_time = post_time[voted] + rng.integers(0, 3 * 86_400, votes)
-    content = np.where(rng.random(votes) < 0.05, "-", "+")
     seeds = np.argsort(-np.bincount(follow_dst.ravel(), minlength=accounts), kind="stable")[:100]
     config = RewardsConfig(
         genesis=0,
@@ -106,20 +107,47 @@ def generate(
         unsigned(names[a], start - 1, 3, [["p", names[b]] for b in row], "")
         for a, row in enumerate(follow_dst.tolist())
     ]
+    past = [
+        parsed(activity(names, popularity, config.window(epoch)[0], votes, rng))
+        for epoch in range(EPOCH - earlier, EPOCH)
+    ]
+    return config, parsed(raw + activity(names, popularity, start, votes, rng)), past
+
+
+def parsed(raw: list[dict[str, object]]) -> list[Event]:
+    """Events through JSON, as a node's store hands them over: every string its own object."""
+    return [parse_event(item) for item in orjson.loads(orjson.dumps(raw))]
+
+
+def activity(
+    names: list[str], popularity: FloatArray, start: int, votes: int, rng: np.random.Generator
+) -> list[dict[str, object]]:
+    """One epoch's posts and reactions from `start`: popular accounts post more, popular posts
+    get more reactions, 5% of them downvotes."""
+    posts = votes // 5
+    post_author = rng.choice(len(names), posts, p=popularity)
+    post_time = rng.integers(0, 7 * 86_400, posts)
+    post_weight = rng.zipf(2.0, posts).astype(np.float64)
+    post_weight /= post_weight.sum()
+    voter = rng.integers(0, len(names), votes)
+    voted = rng.choice(posts, votes, p=post_weight)
+    vote_time = post_time[voted] + rng.integers(0, 3 * 86_400, votes)
+    content = np.where(rng.random(votes) < 0.05, "-", "+")
     posted = [
-        unsigned(names[a], start + t, 1, [], f"post {i}")
+        unsigned(names[a], start + t, 1, [], f"post {start} {i}")
         for i, (a, t) in enumerate(zip(post_author.tolist(), post_time.tolist(), strict=True))
     ]
-    raw += posted
-    raw += [
+    return posted + [
         unsigned(names[v], start + t, 7, [["e", posted[p]["id"]], ["p", posted[p]["pubkey"]]], c)
         for v, p, t, c in zip(
             voter.tolist(), voted.tolist(), vote_time.tolist(), content.tolist(), strict=True
         )
     ]
-    # through JSON, as a node's store hands events over: every string is its own object
-    events = [parse_event(item) for item in orjson.loads(orjson.dumps(raw))]
-    return config, events
+
+
+def read_kept(kept: list[bytes]) -> list[UpvoteColumns]:
+    """The earlier epochs' upvotes as a node reads them back from its files."""
+    return [UpvoteColumns.from_bytes(data) for data in kept]
 
 
 def indexed(columns: EpochColumns) -> object:
@@ -152,40 +180,66 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--votes", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--earlier",
+        type=int,
+        default=0,
+        help="epochs before the settled one with as many votes, read by the ring detector",
+    )
     args = parser.parse_args()
     start = time.perf_counter()
     with collector_paused():
-        config, events = generate(args.accounts, args.votes, np.random.default_rng(1))
-        columns = epoch_columns(events, config, EPOCH)
-        records = columns.records()
+        config, events, past = generate(
+            args.accounts, args.votes, np.random.default_rng(1), args.earlier
+        )
+        # what the node kept of each earlier epoch when it settled it: the upvotes it counted
+        kept = [
+            counted_upvotes(epoch_columns(inputs, config, EPOCH - len(past) + at)).to_bytes()
+            for at, inputs in enumerate(past)
+        ]
+        earlier = read_kept(kept)
+        columns = dataclasses.replace(
+            epoch_columns(events, config, EPOCH), earlier=UpvoteColumns.joined(earlier)
+        )
+        records = columns.records() if not past else None
         arrays, _, _ = from_input(columns)
         digest = inputs_digest(events)
     print(
         f"generated {len(events):,} events: {args.votes:,} reactions ({len(columns.votes):,} "
         f"votes once repeats are dropped), {len(columns.posts):,} posts, "
-        f"{len(columns.follows):,} follows over {args.accounts:,} accounts "
+        f"{len(columns.follows):,} follows over {args.accounts:,} accounts; "
+        f"{len(columns.earlier):,} upvotes counted in {len(past)} earlier epochs; "
         f"in {time.perf_counter() - start:.1f} s"
     )
-    settlement = settle(events, config, EPOCH)
+    settlement = settle(events, config, EPOCH, earlier=earlier)
     result = settlement.result
     paid = sum(p.author + p.curation for p in result.payouts)
     assert paid + result.undistributed == config.pool_per_epoch, "payouts must sum to the pool"
-    assert settle_epoch(records) == result, "records and events must settle alike"
-    assert settle_input(records, digest).root == settlement.root, "and give the same root"
+    if records is not None:
+        assert settle_epoch(records) == result, "records and events must settle alike"
+        assert settle_input(records, digest).root == settlement.root, "and give the same root"
     print(
         f"root {settlement.root.hex()}: {len(settlement.payouts):,} payouts, "
         f"{len(result.posts):,} rewarded posts"
     )
     load = os.getloadavg()
     steps: list[tuple[str, Callable[[], object]]] = [
-        ("settle (events -> root)", lambda: settle(events, config, EPOCH)),
+        (
+            "settle (kept + events -> root)",
+            lambda: settle(events, config, EPOCH, None, None, read_kept(kept)),
+        ),
+        ("  read_kept (earlier upvotes)", lambda: read_kept(kept)),
         ("  epoch_columns (events -> columns)", lambda: epoch_columns(events, config, EPOCH)),
         ("  inputs_digest (events -> digest)", lambda: inputs_digest(events)),
-        ("  settle_input (columns -> root)", lambda: settle_input(columns, digest)),
+        (
+            "  settle_input (columns -> root)",
+            lambda: settle_input(columns, digest, None, None, earlier),
+        ),
         ("    from_input (columns -> arrays)", lambda: indexed(columns)),
-        ("settle_epoch (records -> payouts)", lambda: settle_epoch(records)),
         ("tally (indexed arrays -> scores)", lambda: tally(arrays, DEFAULT_PARAMS)),
     ]
+    if records is not None:
+        steps.append(("settle_epoch (records -> payouts)", lambda: settle_epoch(records)))
     rows = timed(steps, args.rounds)
     print(f"{'step':36} {'wall best':>9} {'wall median':>11} {'cpu best':>9} {'cpu median':>10}")
     for name, walls, cpus in rows:

@@ -13,6 +13,7 @@ from koinon.core.event import Event
 from koinon.core.keys import SecretKey, parse_public_key
 from koinon.errors import Rejected, invalid
 from koinon.rewards.accounts import checksum_address, payout_address
+from koinon.rewards.columns import UpvoteColumns
 from koinon.rewards.config import RewardsConfig
 from koinon.rewards.holdings import BondHoldings
 from koinon.rewards.settlement import Settlement, settle
@@ -75,6 +76,10 @@ class Settlements(Protocol):
 
     async def inputs(self, epoch: int) -> list[Event] | None: ...
 
+    async def upvote_inputs(self, epoch: int) -> list[Event] | None: ...
+
+    async def earlier_upvotes(self, epoch: int) -> list[UpvoteColumns]: ...
+
     async def holdings(self, epoch: int) -> BondHoldings | None: ...
 
     async def record(self, epoch: int) -> Event | None: ...
@@ -94,6 +99,7 @@ class RewardsApi:
             web.get("/rewards/config", self.config),
             web.get("/rewards/epochs/{epoch}", self.epoch),
             web.get("/rewards/epochs/{epoch}/events", self.events),
+            web.get("/rewards/epochs/{epoch}/upvote-events", self.upvote_events),
             web.get("/rewards/epochs/{epoch}/proof/{pubkey}", self.proof),
         ]
 
@@ -115,7 +121,8 @@ class RewardsApi:
         if events is None:
             return None
         holdings = await self.service.holdings(epoch)
-        settlement = settle(events, self.service.config, epoch, None, holdings)
+        earlier = await self.service.earlier_upvotes(epoch)
+        settlement = settle(events, self.service.config, epoch, None, holdings, earlier)
         self._cache[epoch] = settlement
         return settlement
 
@@ -140,6 +147,18 @@ class RewardsApi:
         events = await self.service.inputs(epoch)
         if events is None:
             return problem(404, "not found", f"epoch {epoch} is not settled here", "invalid")
+        return _json([event.to_dict() for event in events])
+
+    async def upvote_events(self, request: web.Request) -> web.Response:
+        """The exact events the upvotes of an epoch that later epochs read were counted from."""
+        try:
+            epoch = _epoch(request)
+        except Rejected as rejected:
+            return from_rejected(rejected)
+        events = await self.service.upvote_inputs(epoch)
+        if events is None:
+            detail = f"no later epoch read the upvotes of epoch {epoch} here"
+            return problem(404, "not found", detail, "invalid")
         return _json([event.to_dict() for event in events])
 
     async def proof(self, request: web.Request) -> web.Response:

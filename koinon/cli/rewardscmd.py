@@ -153,6 +153,7 @@ def _events(raw: object) -> list[Event]:
 async def fetch_and_audit(http: aiohttp.ClientSession, node: str, epoch: int) -> AuditedEpoch:
     """Fetch epoch `epoch`'s record and inputs from `node` and recompute it."""
     from koinon.rewards.audit import SettlementMismatch, audit_epoch
+    from koinon.rewards.settlement import parse_record
 
     config, raw_config = await _config(http, node)
     body = await fetch_json(http, f"{node}/rewards/epochs/{epoch}")
@@ -171,8 +172,20 @@ async def fetch_and_audit(http: aiohttp.ClientSession, node: str, epoch: int) ->
             holdings = BondHoldings.parse(body["holdings"])
         except Rejected as exc:
             raise RewardsError(f"the node's bond holdings are malformed: {exc.message}") from None
+    earlier: list[list[Event]] = []
     try:
-        return audit_epoch(config, raw_config["node"], record, _events(inputs), epoch, holdings)
+        read = len(parse_record(record).earlier)
+    except Rejected:
+        read = 0  # the audit names what is wrong with the record
+    for past in range(epoch - read, epoch):
+        raw = await fetch_json(http, f"{node}/rewards/epochs/{past}/upvote-events")
+        if raw is None:
+            raise RewardsError(f"{node} does not serve the inputs of epoch {past}'s upvotes")
+        earlier.append(_events(raw))
+    try:
+        return audit_epoch(
+            config, raw_config["node"], record, _events(inputs), epoch, holdings, earlier
+        )
     except SettlementMismatch as exc:
         raise RewardsError(f"epoch {epoch} does not verify: {exc}") from None
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
 import numpy.typing as npt
 
 from koinon.errors import invalid
-from koinon.rewards.columns import EpochColumns
-from koinon.rewards.keys import hex_of, keys_of, rank_keys
+from koinon.rewards.columns import EpochColumns, UpvoteColumns
+from koinon.rewards.keys import Keys, hex_of, keys_of, rank_keys
 from koinon.rewards.model import EpochInput, NoteStatus
 from koinon.rewards.order import stable_order
 
@@ -39,6 +39,9 @@ class EpochArrays:
     follow_src: IntArray
     follow_dst: IntArray
     seeds: IntArray
+    # upvotes of the earlier epochs the ring detector reads, as (voter, author) accounts
+    history_voter: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    history_author: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def n_posts(self) -> int:
@@ -158,6 +161,7 @@ def from_input(epoch: EpochInput | EpochColumns) -> tuple[EpochArrays, list[str]
     voter, voted, direction, weight, time = canonical_votes(
         voter, voted, direction, weight, time, partial(_id_ranks, votes.id, kept, voter, voted)
     )
+    history_voter, history_author = _earlier_accounts(columns, np.take(every, first, axis=0))
     arrays = EpochArrays(
         n_accounts=len(accounts),
         post_author=post_author,
@@ -171,8 +175,40 @@ def from_input(epoch: EpochInput | EpochColumns) -> tuple[EpochArrays, list[str]
         follow_src=edge // width,
         follow_dst=edge % width,
         seeds=sorted_unique(seeds),
+        history_voter=history_voter,
+        history_author=history_author,
     )
     return arrays, accounts, post_ids
+
+
+def upvotes_of(arrays: EpochArrays, accounts: list[str]) -> UpvoteColumns:
+    """The upvotes the epoch counts, one per vote (a voter's latest on a post, self-votes left
+    out), as (voter, author) pubkeys: what the ring detector of the epochs after it reads."""
+    up = arrays.vote_direction > 0
+    voter, author = arrays.vote_voter[up], arrays.post_author[arrays.vote_post[up]]
+    other = voter != author
+    return UpvoteColumns(
+        tuple(map(accounts.__getitem__, voter[other].tolist())),
+        tuple(map(accounts.__getitem__, author[other].tolist())),
+        check=False,
+    )
+
+
+def _earlier_accounts(columns: EpochColumns, account_keys: Keys) -> tuple[IntArray, IntArray]:
+    """The earlier epochs' upvotes as (voter, author) account numbers. Upvotes by or for someone
+    with no record in this epoch are left out: such an account weighs nothing here."""
+    earlier = columns.earlier
+    if not len(earlier):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    count = account_keys.shape[0]
+    ranks, _ = rank_keys(
+        np.concatenate([account_keys, earlier.keys("voter"), earlier.keys("author")])
+    )
+    account_of_rank = np.full(int(ranks.max()) + 1, -1, dtype=np.int64)
+    account_of_rank[ranks[:count]] = np.arange(count, dtype=np.int64)
+    voter, author = np.split(account_of_rank[ranks[count:]], 2)
+    known = (voter >= 0) & (author >= 0) & (voter != author)
+    return voter[known], author[known]
 
 
 def _settled_posts(epoch: EpochColumns) -> IntArray:

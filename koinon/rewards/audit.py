@@ -13,12 +13,15 @@ from koinon.errors import KoinonError, Rejected
 from koinon.rewards.config import RewardsConfig
 from koinon.rewards.events import epoch_columns
 from koinon.rewards.holdings import BondHoldings
+from koinon.rewards.params import DEFAULT_PARAMS
 from koinon.rewards.settlement import (
     Settlement,
     SettlementRecord,
+    counted_upvotes,
     inputs_digest,
     parse_record,
     settle_input,
+    upvotes_digest,
 )
 
 
@@ -41,11 +44,14 @@ def audit_epoch(
     events: Sequence[Event],
     epoch: int,
     holdings: BondHoldings | None = None,
+    earlier: Sequence[Sequence[Event]] = (),
 ) -> AuditedEpoch:
     """Recompute epoch `epoch` from `events` and check it against the node's `record_event`.
 
     `holdings` are the bond holdings the node served with the epoch; they must be the ones its
-    record signs and name exactly the bonds the epoch declares.
+    record signs and name exactly the bonds the epoch declares. `earlier` are the inputs the
+    node served for each epoch the ring detector read before this one, oldest first: the
+    upvotes each counted must be the ones the record names.
 
     Raises `SettlementMismatch` naming the first check that fails.
     """
@@ -58,7 +64,7 @@ def audit_epoch(
         raise SettlementMismatch("the settlement record is not signed by the node's key")
     if record.epoch != epoch:
         raise SettlementMismatch(f"the record is for epoch {record.epoch}, not {epoch}")
-    for event in events:
+    for event in (*events, *(event for inputs in earlier for event in inputs)):
         try:
             verify_event(event)
         except Rejected as exc:
@@ -80,11 +86,24 @@ def audit_epoch(
     declared = sorted({(bond.event_id, bond.owner) for bond in columns.bonds})
     if holdings is not None and holdings.bonds() != declared:
         raise SettlementMismatch("the bond holdings do not cover exactly the declared bonds")
-    settlement = settle_input(columns, digest, holdings=holdings)
+    reads = min(DEFAULT_PARAMS.ring_epochs - 1, epoch)
+    if len(record.earlier) != reads:  # fewer would hide a ring that shows over several epochs
+        raise SettlementMismatch(
+            f"the record names {len(record.earlier)} earlier epochs' upvotes, not {reads}"
+        )
+    upvotes = [
+        counted_upvotes(epoch_columns(inputs, config, epoch - len(earlier) + at))
+        for at, inputs in enumerate(earlier)
+    ]
+    if tuple(map(upvotes_digest, upvotes)) != record.earlier:
+        raise SettlementMismatch("the earlier epochs' upvotes are not the ones the record names")
+    settlement = settle_input(columns, digest, holdings=holdings, earlier=upvotes)
     if settlement.root != record.root:
         raise SettlementMismatch(
             f"recomputed root {settlement.root.hex()} differs from the record's {record.root.hex()}"
         )
     if (settlement.total, len(settlement.payouts)) != (record.total, record.payouts):
         raise SettlementMismatch("the record's totals differ from the recomputed settlement")
+    if settlement.upvotes_digest != record.upvotes:
+        raise SettlementMismatch("the record's counted upvotes differ from the recomputed ones")
     return AuditedEpoch(record, settlement)

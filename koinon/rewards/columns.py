@@ -5,13 +5,15 @@ checked and indexed a column at a time."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import InitVar, dataclass, field
 from typing import Literal
 
+import numpy as np
+
 from koinon.errors import invalid
-from koinon.rewards.keys import Keys, hex_keys, keys_of
-from koinon.rewards.model import Bond, EpochInput, Follow, NoteOutcome, Post, Vote
+from koinon.rewards.keys import Keys, hex_keys, hex_of, keys_of
+from koinon.rewards.model import Bond, EpochInput, Follow, NoteOutcome, Post, Upvote, Vote
 
 _INT64_MAX = 2**63 - 1
 
@@ -221,6 +223,72 @@ class FollowColumns:
 
 
 @dataclass(frozen=True, slots=True)
+class UpvoteColumns:
+    """Earlier epochs' upvotes as columns: row i is `Upvote(voter[i], author[i])`."""
+
+    voter: tuple[str, ...] = ()
+    author: tuple[str, ...] = ()
+    check: InitVar[bool] = True  # False: the caller made every row from parsed events
+    known: InitVar[Mapping[str, Keys] | None] = None  # keys of hex columns the caller has made
+    _keys: dict[str, Keys] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self, check: bool, known: Mapping[str, Keys] | None) -> None:
+        _check_lengths("upvote", self.voter, self.author)
+        _seed(self._keys, len(self.voter), known)
+        if check:
+            _check_hex("upvoter", tuple(set(self.voter)))
+            _check_hex("upvoted author", tuple(set(self.author)))
+
+    def keys(self, name: Literal["voter", "author"]) -> Keys:
+        """The keys (`koinon.rewards.keys`) of hex column `name`, made on first use."""
+        return _memo(self._keys, name, getattr(self, name))
+
+    @classmethod
+    def of(cls, upvotes: tuple[Upvote, ...]) -> UpvoteColumns:
+        """The columns of `upvotes`, in their order."""
+        voters = tuple(u.voter for u in upvotes)
+        return cls(voters, tuple(u.author for u in upvotes), check=False)
+
+    @classmethod
+    def joined(cls, parts: Sequence[UpvoteColumns]) -> UpvoteColumns:
+        """The rows of all `parts`, one after the other."""
+        return cls(
+            tuple(voter for part in parts for voter in part.voter),
+            tuple(author for part in parts for author in part.author),
+            check=False,
+            known={
+                name: np.concatenate([part.keys(name) for part in parts])
+                for name in ("voter", "author")
+            },
+        )
+
+    def to_bytes(self) -> bytes:
+        """Every voter's 32-byte key, then every author's: how a node keeps an epoch's upvotes."""
+        return np.concatenate([self.keys("voter"), self.keys("author")]).astype(">u8").tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> UpvoteColumns:
+        """The upvotes `to_bytes` wrote."""
+        if len(data) % 64:
+            raise invalid("kept upvotes must be pairs of 32-byte keys")
+        keys = np.frombuffer(data, dtype=">u8").reshape(-1, 4).astype(np.uint64)
+        voters, authors = np.split(keys, 2)
+        return cls(
+            tuple(hex_of(voters)),
+            tuple(hex_of(authors)),
+            check=False,
+            known={"voter": voters, "author": authors},
+        )
+
+    def __len__(self) -> int:
+        return len(self.voter)
+
+    def records(self) -> tuple[Upvote, ...]:
+        """The rows as `Upvote` records."""
+        return tuple(map(Upvote, self.voter, self.author))
+
+
+@dataclass(frozen=True, slots=True)
 class EpochColumns:
     """`EpochInput` with its posts, votes and follows as columns; it settles to the same result.
 
@@ -238,6 +306,7 @@ class EpochColumns:
     follows: FollowColumns
     bonds: tuple[Bond, ...] = ()
     outcomes: tuple[NoteOutcome, ...] = ()
+    earlier: UpvoteColumns = field(default_factory=lambda: UpvoteColumns(check=False))
 
     def __post_init__(self) -> None:
         # the scalar checks are EpochInput's own; building one without its big tuples runs them
@@ -257,6 +326,7 @@ class EpochColumns:
             follows=FollowColumns.of(epoch.follows),
             bonds=epoch.bonds,
             outcomes=epoch.outcomes,
+            earlier=UpvoteColumns.of(epoch.earlier),
         )
 
     def records(self) -> EpochInput:
@@ -272,4 +342,5 @@ class EpochColumns:
             follows=self.follows.records(),
             bonds=self.bonds,
             outcomes=self.outcomes,
+            earlier=self.earlier.records(),
         )

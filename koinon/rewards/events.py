@@ -9,6 +9,8 @@ Which events count (`docs/rewards.md`, "Inputs"):
 - bonds: each owner's newest bond declaration (kind 3964) on a post, before the epoch ends;
 - note outcomes: NIP-32 labels (kind 1985, namespace `koinon.notes`) created in the epoch by one of
   the configured labelers; the newest label on a post wins.
+The ring detector also reads the upvotes the epochs before counted; the settlement takes those
+from the earlier epochs' settlements (`koinon.rewards.settlement`), not from these events.
 The caller verifies signatures; this module only selects and interprets.
 """
 
@@ -140,8 +142,8 @@ def epoch_filters(config: RewardsConfig, epoch: int) -> list[dict[str, Any]]:
 
 
 def epoch_columns(events: Iterable[Event], config: RewardsConfig, epoch: int) -> EpochColumns:
-    """The settlement input of `epoch` as columns (what a node settles); the order of `events`
-    changes the order of the rows, never the settlement."""
+    """The settlement input of `epoch` as columns (what a node settles), without the earlier
+    epochs' upvotes; the order of `events` changes the order of the rows, never the settlement."""
     with collector_paused():
         return _epoch_columns(events, config, epoch)
 

@@ -81,6 +81,19 @@ class Follow:
 
 
 @dataclass(frozen=True, slots=True)
+class Upvote:
+    """An upvote counted in an earlier epoch: `voter` upvoted a post by `author`. The ring
+    detector reads these besides the epoch's own votes (`koinon/rewards/rings.py`)."""
+
+    voter: str
+    author: str
+
+    def __post_init__(self) -> None:
+        _check_hex("upvoter", self.voter)
+        _check_hex("upvoted author", self.author)
+
+
+@dataclass(frozen=True, slots=True)
 class Bond:
     """Tokens `owner` staked behind the factual claim of post `event_id`."""
 
@@ -129,6 +142,8 @@ class EpochInput:
     Posts created in [start, end) are settled, with the votes on them cast before `end`. Follows
     are the contact lists as of `end`. `pool` base units are shared between authors and curators.
     `trust_seeds` are the pubkeys trust propagates from (e.g. the operators' curated list).
+    `earlier` holds the upvotes counted in the epochs before this one that the ring detector
+    reads (`Params.ring_epochs` - 1 of them), one per vote.
     """
 
     epoch: int
@@ -141,6 +156,7 @@ class EpochInput:
     follows: tuple[Follow, ...]
     bonds: tuple[Bond, ...] = ()
     outcomes: tuple[NoteOutcome, ...] = ()
+    earlier: tuple[Upvote, ...] = ()
 
     def __post_init__(self) -> None:
         _check_amount("epoch number", self.epoch)

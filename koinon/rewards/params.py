@@ -29,6 +29,16 @@ class Params:
     concave_knee: float = 16.0  # one cluster's support on a post is linear up to this many votes
     bridging_bonus: float = 0.25  # extra weight on support both from inside and outside a cluster
 
+    # Rings: groups found in several epochs' upvotes, held to their fair share (rings.py).
+    ring_epochs: int = 6  # epochs of upvotes the detector reads: this one and the ones before
+    ring_vectors: int = 5  # leading non-trivial eigenvectors searched for a group
+    ring_edge: float = 0.2  # eigenvalues below this are the honest bulk, damped by the filter
+    ring_min_z: float = 25.0  # least excess of inner edges over chance, in standard deviations
+    ring_largest: float = 0.3  # largest group, as a share of voting weight (more is a faction)
+    ring_explained: float = 0.6  # groups mostly made of whole vote clusters are left to the cap
+    ring_balance: float = 0.25  # least share of a group's inner votes its members give and receive
+    ring_preference: float = 1.0  # a ring may support itself up to this times its fair share
+
     # Split of the pool, and curation.
     author_share: float = 0.5  # the rest pays curators, each for its own weight and judgement
     curation_floor: float = 0.7  # share of a curation weight that the latest voter still gets
@@ -64,6 +74,15 @@ class Params:
                 raise invalid(f"{name} must be positive")
         if self.downvote_budget < 0.0 or self.bridging_bonus < 0.0:
             raise invalid("downvote_budget and bridging_bonus must not be negative")
+        shares = (self.ring_largest, self.ring_explained, self.ring_balance)
+        if not all(0.0 <= value <= 1.0 for value in shares):
+            raise invalid("ring_largest, ring_explained and ring_balance must be between 0 and 1")
+        if not -1.0 < self.ring_edge < 1.0 or min(self.ring_preference, self.ring_min_z) < 0.0:
+            raise invalid(
+                "ring_edge must be in (-1, 1), ring_preference and ring_min_z not negative"
+            )
+        if self.ring_epochs < 1 or self.ring_vectors < 0:
+            raise invalid("ring_epochs must be positive and ring_vectors not negative")
         if self.trust_iterations < 1 or self.cluster_rounds < 0:
             raise invalid("trust_iterations must be positive and cluster_rounds not negative")
 

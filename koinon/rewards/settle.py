@@ -11,9 +11,9 @@ from contextlib import contextmanager
 import numpy as np
 
 from koinon.rewards.allocate import allocate
-from koinon.rewards.arrays import from_input
+from koinon.rewards.arrays import EpochArrays, from_input, upvotes_of
 from koinon.rewards.bonds import misleading_posts, slash_bonds
-from koinon.rewards.columns import EpochColumns
+from koinon.rewards.columns import EpochColumns, UpvoteColumns
 from koinon.rewards.model import EpochInput, EpochResult, Payout, PostReward
 from koinon.rewards.params import DEFAULT_PARAMS, Params
 from koinon.rewards.tally import tally
@@ -45,12 +45,25 @@ def collector_paused() -> Iterator[None]:
 
 def settle_epoch(epoch: EpochInput | EpochColumns, params: Params = DEFAULT_PARAMS) -> EpochResult:
     """Payouts and slashes of one epoch; the order of the input's records does not matter."""
+    return settle_counting(epoch, params)[0]
+
+
+def settle_counting(
+    epoch: EpochInput | EpochColumns, params: Params = DEFAULT_PARAMS
+) -> tuple[EpochResult, UpvoteColumns]:
+    """`settle_epoch`, and the upvotes the epoch counted (which later epochs read)."""
     with collector_paused():
-        return _settle(epoch, params)
+        arrays, accounts, post_ids = from_input(epoch)
+        return _settle(epoch, params, arrays, accounts, post_ids), upvotes_of(arrays, accounts)
 
 
-def _settle(epoch: EpochInput | EpochColumns, params: Params) -> EpochResult:
-    arrays, accounts, post_ids = from_input(epoch)
+def _settle(
+    epoch: EpochInput | EpochColumns,
+    params: Params,
+    arrays: EpochArrays,
+    accounts: list[str],
+    post_ids: list[str],
+) -> EpochResult:
     misleading = misleading_posts(epoch.outcomes)
     slashes, to_writers = slash_bonds(epoch.bonds, misleading, params)
     owners = (_position(accounts, owner) for owner in {s.owner for s in slashes})

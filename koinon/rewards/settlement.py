@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,14 +18,16 @@ import numpy as np
 from koinon.core.event import Event, is_hex
 from koinon.errors import invalid
 from koinon.rewards.accounts import payout_address
-from koinon.rewards.columns import EpochColumns
+from koinon.rewards.arrays import from_input, upvotes_of
+from koinon.rewards.columns import EpochColumns, UpvoteColumns
 from koinon.rewards.config import RewardsConfig
 from koinon.rewards.events import epoch_columns
 from koinon.rewards.holdings import BondHoldings, cap_bonds
+from koinon.rewards.keys import rank_keys
 from koinon.rewards.model import EpochInput, EpochResult
 from koinon.rewards.order import word_order
 from koinon.rewards.params import Params
-from koinon.rewards.settle import collector_paused, settle_epoch
+from koinon.rewards.settle import collector_paused, settle_counting
 from koinon.rewards.tree import BondLeaf, PayoutLeaf, Proof, SettlementTree
 
 SETTLEMENT_RECORD = 3963
@@ -42,6 +44,14 @@ class Settlement:
     tree: SettlementTree
     inputs: str  # hex SHA-256 over the sorted ids of the events that were settled
     holdings: BondHoldings | None = None  # the chain's bonds it was capped by (none: no chain)
+    # the upvotes this epoch counted, which the ring detector of the epochs after it reads
+    upvotes: UpvoteColumns = dataclasses.field(default_factory=lambda: UpvoteColumns(check=False))
+    earlier: tuple[str, ...] = ()  # `upvotes_digest` of each earlier epoch read, oldest first
+
+    @property
+    def upvotes_digest(self) -> str:
+        """The digest of `upvotes` (`upvotes_digest`)."""
+        return upvotes_digest(self.upvotes)
 
     @property
     def root(self) -> bytes:
@@ -78,21 +88,50 @@ def inputs_digest(events: Iterable[Event]) -> str:
     return hashlib.sha256(np.ascontiguousarray(rows).data).hexdigest()
 
 
+def upvotes_digest(upvotes: UpvoteColumns) -> str:
+    """SHA-256 over an epoch's counted upvotes: each a voter's key then the author's (32 bytes
+    each), sorted by voter then author, repeats kept."""
+    voters, authors = upvotes.keys("voter"), upvotes.keys("author")
+    if not voters.shape[0]:
+        return hashlib.sha256(b"").hexdigest()
+    voter, _ = rank_keys(voters)
+    author, _ = rank_keys(authors)
+    order = np.lexsort((author, voter))
+    pairs = np.concatenate([np.take(voters, order, axis=0), np.take(authors, order, axis=0)], 1)
+    # keys are rows of big-endian words read as numbers: back to bytes, 64 per upvote
+    return hashlib.sha256(pairs.astype(">u8").tobytes()).hexdigest()
+
+
+def counted_upvotes(columns: EpochColumns) -> UpvoteColumns:
+    """The upvotes an epoch counts (`settle_counting`), without settling it."""
+    with collector_paused():
+        arrays, accounts, _ = from_input(columns)
+        return upvotes_of(arrays, accounts)
+
+
 def settle_input(
     epoch_in: EpochInput | EpochColumns,
     inputs: str,
     params: Params | None = None,
     holdings: BondHoldings | None = None,
+    earlier: Sequence[UpvoteColumns] = (),
 ) -> Settlement:
     """Settle an already-read epoch input (the simulation and benchmarks start here).
 
     With `holdings`, each declared bond counts for at most what the chain held for it, and one
     with nothing held counts not at all (no slash, no leaf); without, as declared (a node with no
-    chain pays nothing out).
+    chain pays nothing out). `earlier` are the upvotes counted by each epoch the ring detector
+    reads before this one (`Params.ring_epochs` - 1 of them, oldest first; fewer near genesis).
     """
+    params = params or Params()
+    if len(earlier) > params.ring_epochs - 1:
+        raise invalid(f"the ring detector reads at most {params.ring_epochs - 1} earlier epochs")
+    columns = epoch_in if isinstance(epoch_in, EpochColumns) else EpochColumns.of(epoch_in)
     if holdings is not None:
-        epoch_in = dataclasses.replace(epoch_in, bonds=cap_bonds(epoch_in.bonds, holdings))
-    result = settle_epoch(epoch_in, params or Params())
+        columns = dataclasses.replace(columns, bonds=cap_bonds(columns.bonds, holdings))
+    if earlier:
+        columns = dataclasses.replace(columns, earlier=UpvoteColumns.joined(earlier))
+    result, upvotes = settle_counting(columns, params)
     payouts = tuple(
         PayoutLeaf(result.epoch, payout_address(bytes.fromhex(p.pubkey)), p.amount)
         for p in result.payouts
@@ -106,10 +145,11 @@ def settle_input(
             payout_address(bytes.fromhex(bond.owner)),
             slashed.get((bond.event_id, bond.owner), 0),
         )
-        for bond in sorted(epoch_in.bonds, key=lambda b: (b.event_id, b.owner))
+        for bond in sorted(columns.bonds, key=lambda b: (b.event_id, b.owner))
     )
     tree = SettlementTree.of((*payouts, *bonds))
-    return Settlement(result.epoch, result, payouts, bonds, tree, inputs, holdings)
+    read = tuple(map(upvotes_digest, earlier))
+    return Settlement(result.epoch, result, payouts, bonds, tree, inputs, holdings, upvotes, read)
 
 
 def settle(
@@ -118,15 +158,17 @@ def settle(
     epoch: int,
     params: Params | None = None,
     holdings: BondHoldings | None = None,
+    earlier: Sequence[UpvoteColumns] = (),
 ) -> Settlement:
     """Settle `epoch` from verified `events` under `config`; the order of `events` is irrelevant.
 
-    `holdings` caps the declared bonds by what the chain held (`settle_input`).
+    `holdings` caps the declared bonds by what the chain held, and `earlier` are the upvotes
+    the epochs before counted (`settle_input`).
     """
     with collector_paused():  # millions of small objects, none of them in a cycle
         chosen = list(events)
         columns = epoch_columns(chosen, config, epoch)
-        return settle_input(columns, inputs_digest(chosen), params, holdings)
+        return settle_input(columns, inputs_digest(chosen), params, holdings, earlier)
 
 
 @dataclass(frozen=True)
@@ -141,6 +183,8 @@ class SettlementRecord:
     inputs: str
     event_id: str
     holdings: tuple[int, str] | None = None  # (block, digest) of the bond holdings it pinned
+    upvotes: str = ""  # digest of the upvotes it counted ("" in a record without the tag)
+    earlier: tuple[str, ...] = ()  # digests of the earlier epochs' upvotes it read
 
 
 def record_template(
@@ -158,6 +202,9 @@ def record_template(
     if settlement.holdings is not None:
         holdings = settlement.holdings
         tags.append(["bonds", str(holdings.block), holdings.digest()])
+    tags.append(["upvotes", settlement.upvotes_digest])
+    if settlement.earlier:
+        tags.append(["earlier", *settlement.earlier])
     return SETTLEMENT_RECORD, "", tags
 
 
@@ -183,6 +230,12 @@ def parse_record(event: Event) -> SettlementRecord:
         if not is_hex(bonds[2], 64):
             raise invalid("settlement record bonds digest must be 64 hex characters")
         holdings = (int(bonds[1]), bonds[2])
+    upvotes = event.first_tag("upvotes") or ""
+    if upvotes and not is_hex(upvotes, 64):
+        raise invalid("settlement record upvotes digest must be 64 hex characters")
+    earlier = next((tuple(tag[1:]) for tag in event.tags if tag and tag[0] == "earlier"), ())
+    if not all(is_hex(digest, 64) for digest in earlier):
+        raise invalid("settlement record earlier digests must be 64 hex characters each")
     return SettlementRecord(
         node=event.pubkey,
         epoch=int(values["epoch"] or 0),
@@ -192,4 +245,6 @@ def parse_record(event: Event) -> SettlementRecord:
         inputs=str(inputs),
         event_id=event.id,
         holdings=holdings,
+        upvotes=upvotes,
+        earlier=earlier,
     )

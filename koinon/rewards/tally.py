@@ -25,6 +25,7 @@ from koinon.rewards.clusters import (
 from koinon.rewards.curation import curation_rewards
 from koinon.rewards.downvotes import downvote_pressure, net_score
 from koinon.rewards.params import Params
+from koinon.rewards.rings import find_rings, hold_rings
 from koinon.rewards.trust import penalize_misleading, propagate_trust, voter_weights
 
 
@@ -44,10 +45,12 @@ def tally(epoch: EpochArrays, params: Params, penalized: IntArray | None = None)
     """Run the mechanism; `penalized` accounts (owners of slashed bonds) lose trust weight too."""
     n = epoch.n_accounts
     flow = propagate_trust(n, epoch.follow_src, epoch.follow_dst, epoch.seeds, params)
-    first = vote_mass(epoch, voter_weights(flow.trust, flow.restart, params), params)
+    first_weight = voter_weights(flow.trust, flow.restart, params)
+    first = vote_mass(epoch, first_weight, params)
     up = first.up & (first.mass > 0.0)
     voter, post = epoch.vote_voter[up], epoch.vote_post[up]
     author = epoch.post_author[post]
+    first_voter, first_author = voter, author
     # Two partitions: groups that keep their trust among themselves (directed, by where each
     # account's trust goes), and groups that vote for each other (undirected; follows left out,
     # since a vote ring that follows many honest accounts would hide among them).
@@ -75,6 +78,11 @@ def tally(epoch: EpochArrays, params: Params, penalized: IntArray | None = None)
         cluster, voter, author, mass, authors, weight, params, reading * closure.openness[voter]
     )
     effective = mass * np.where(cluster[voter] == cluster[author], cap[cluster[voter]], 1.0)
+    window_voter, window_author = _window_upvotes(epoch, first_voter, first_author, first_weight)
+    rings = find_rings(n, window_voter, window_author, cluster, first_weight, params)
+    effective = hold_rings(
+        rings, effective, voter, author, mass, authors, weight, params.ring_preference
+    )
 
     knee = params.concave_knee * (float(mass.sum()) / mass.shape[0]) if mass.shape[0] else 1.0
     post_cluster = cluster[epoch.post_author]
@@ -103,4 +111,17 @@ def tally(epoch: EpochArrays, params: Params, penalized: IntArray | None = None)
         post_score=score,
         author_weight=author_weight,
         curation_weight=curation,
+    )
+
+
+def _window_upvotes(
+    epoch: EpochArrays, voter: IntArray, author: IntArray, weight: FloatArray
+) -> tuple[IntArray, IntArray]:
+    """This epoch's counted upvotes and the earlier epochs' upvotes by accounts that weigh
+    something now (self-votes left out): the graph the ring detector reads."""
+    past_voter, past_author = epoch.history_voter, epoch.history_author
+    keep = (weight[past_voter] > 0.0) & (past_voter != past_author)
+    return (
+        np.concatenate([voter, past_voter[keep]]),
+        np.concatenate([author, past_author[keep]]),
     )

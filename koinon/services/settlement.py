@@ -21,13 +21,16 @@ from koinon.core.filters import parse_filter
 from koinon.core.keys import SecretKey
 from koinon.pipeline import AcceptPipeline
 from koinon.rewards.accounts import payout_address
+from koinon.rewards.columns import UpvoteColumns
 from koinon.rewards.config import RewardsConfig
 from koinon.rewards.events import epoch_columns, epoch_filters
 from koinon.rewards.holdings import BondHoldings
 from koinon.rewards.model import Bond
+from koinon.rewards.params import DEFAULT_PARAMS
 from koinon.rewards.settle import collector_paused
 from koinon.rewards.settlement import (
     Settlement,
+    counted_upvotes,
     inputs_digest,
     record_template,
     settle,
@@ -114,6 +117,15 @@ class SettlementService:
         """The file holding the chain's bond holdings epoch `epoch` was capped by (with a chain)."""
         return self.folder / f"epoch-{epoch}.holdings.json"
 
+    def upvotes_path(self, epoch: int) -> Path:
+        """The file holding the upvotes epoch `epoch` counted, which later epochs read."""
+        return self.folder / f"epoch-{epoch}.upvotes.bin"
+
+    def upvote_inputs_path(self, epoch: int) -> Path:
+        """The file holding the events epoch `epoch`'s upvotes were counted from, when a later
+        epoch needed them before this node settled `epoch` (otherwise its inputs are those)."""
+        return self.folder / f"epoch-{epoch}.upvote-events.jsonl"
+
     def record_path(self, epoch: int) -> Path:
         """The file holding the signed settlement record of epoch `epoch`."""
         return self.folder / f"epoch-{epoch}.record.json"
@@ -132,6 +144,15 @@ class SettlementService:
         # checks every one it is served: koinon.rewards.audit)
         return await asyncio.to_thread(_read_stored, data.splitlines())
 
+    async def upvote_inputs(self, epoch: int) -> list[Event] | None:
+        """The events the upvotes of epoch `epoch` that later epochs read were counted from:
+        its settled inputs, or what the store held when a later epoch first needed them."""
+        try:
+            data = await asyncio.to_thread(self.upvote_inputs_path(epoch).read_bytes)
+        except FileNotFoundError:
+            return await self.inputs(epoch) if self.record_path(epoch).exists() else None
+        return await asyncio.to_thread(_read_stored, data.splitlines())
+
     async def holdings(self, epoch: int) -> BondHoldings | None:
         """The bond holdings epoch `epoch` was settled with, or None (no chain, or not settled)."""
         try:
@@ -148,15 +169,41 @@ class SettlementService:
             return None
         return decode_event(data)
 
+    async def earlier_upvotes(self, epoch: int) -> list[UpvoteColumns]:
+        """The upvotes counted by each epoch the ring detector of `epoch` reads, oldest first:
+        kept when this node settled them, else counted from their kept inputs or the store."""
+        first = max(0, epoch - (DEFAULT_PARAMS.ring_epochs - 1))
+        found: list[UpvoteColumns] = []
+        for earlier in range(first, epoch):
+            path = self.upvotes_path(earlier)
+            try:
+                data = await asyncio.to_thread(path.read_bytes)
+            except FileNotFoundError:
+                events = await self.upvote_inputs(earlier)
+                if events is None:  # never settled here: counted from the store, once
+                    filters = [parse_filter(raw) for raw in epoch_filters(self.config, earlier)]
+                    stored = await self.store.query_all(filters)
+                    lines = b"".join(raw + b"\n" for raw in sorted(stored))
+                    await asyncio.to_thread(_write_atomic, self.upvote_inputs_path(earlier), lines)
+                    events = await asyncio.to_thread(_read_stored, stored)
+                columns = await asyncio.to_thread(epoch_columns, events, self.config, earlier)
+                upvotes = await asyncio.to_thread(counted_upvotes, columns)
+                await asyncio.to_thread(_write_atomic, path, upvotes.to_bytes())
+                found.append(upvotes)
+            else:
+                found.append(await asyncio.to_thread(UpvoteColumns.from_bytes, data))
+        return found
+
     async def settle(self, epoch: int) -> Settlement:
         """Settle `epoch`, publish the record and submit the root; once settled, an epoch stays
         as it was (asking again recomputes it from the kept inputs, publishing nothing new)."""
         async with self._lock:
             kept = await self.inputs(epoch)
+            earlier = await self.earlier_upvotes(epoch)
             if kept is not None and self.record_path(epoch).exists():
                 holdings = await self.holdings(epoch)
                 settlement = await asyncio.to_thread(
-                    settle, kept, self.config, epoch, None, holdings
+                    settle, kept, self.config, epoch, None, holdings, earlier
                 )
                 await self._finish_on_chain(settlement)
                 return settlement
@@ -165,7 +212,7 @@ class SettlementService:
             # every stored event was verified when it arrived; checking a million signatures
             # again would take minutes (~0.1 ms each)
             events = await asyncio.to_thread(_read_stored, found)
-            settlement = await asyncio.to_thread(self._settle_reading_bonds, events, epoch)
+            settlement = await asyncio.to_thread(self._settle_reading_bonds, events, epoch, earlier)
             kind, content, tags = record_template(settlement, self.config)
             record = sign_event(
                 self.key.raw,
@@ -182,13 +229,18 @@ class SettlementService:
                 await asyncio.to_thread(_write_atomic, self.holdings_path(epoch), kept_holdings)
             else:  # one left by an attempt that stopped before its record must not count
                 await asyncio.to_thread(self.holdings_path(epoch).unlink, missing_ok=True)
+            if not self.upvotes_path(epoch).exists():  # later epochs may have read others
+                kept_upvotes = settlement.upvotes.to_bytes()
+                await asyncio.to_thread(_write_atomic, self.upvotes_path(epoch), kept_upvotes)
             await asyncio.to_thread(_write_atomic, self.record_path(epoch), record.to_json())
             await self.pipeline.accept(record)
             log.info("settled epoch %d: root %s", epoch, settlement.root.hex())
             await self._finish_on_chain(settlement)
             return settlement
 
-    def _settle_reading_bonds(self, events: list[Event], epoch: int) -> Settlement:
+    def _settle_reading_bonds(
+        self, events: list[Event], epoch: int, earlier: Sequence[UpvoteColumns]
+    ) -> Settlement:
         """Settle `events`, first reading the chain's holdings of the declared bonds (if any).
 
         A bond an earlier epoch slashed or released reads as 0 once that epoch's bonds are
@@ -203,7 +255,8 @@ class SettlementService:
                 if waiting:
                     raise EarlierChainWork(epoch, waiting)
                 holdings = read_holdings(self.chain.bonds, columns.bonds)
-            return settle_input(columns, inputs_digest(events), holdings=holdings)
+            digest = inputs_digest(events)
+            return settle_input(columns, digest, holdings=holdings, earlier=earlier)
 
     def unfinished(self, before: int | None = None) -> list[int]:
         """Epochs (before `before`, if given) that this node settled and whose chain work is not

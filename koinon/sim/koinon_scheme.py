@@ -34,6 +34,8 @@ def to_epoch(log: EventLog) -> EpochArrays:
         follow_src=log.follow_src,
         follow_dst=log.follow_dst,
         seeds=log.seeds,
+        history_voter=log.history_voter,
+        history_author=log.history_author,
     )
 
 

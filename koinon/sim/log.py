@@ -6,7 +6,7 @@ quality, which votes were bought).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +41,10 @@ class EventLog:
     follow_dst: IntArray
     seeds: IntArray  # trust seeds (honest accounts the operators vouch for)
     end: int  # every vote is cast before this time
+    # upvotes of the earlier epochs, as (voter, author) accounts: what Koinon's ring detector
+    # reads besides this epoch's votes (the other schemes have no use for them)
+    history_voter: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    history_author: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def n_accounts(self) -> int:

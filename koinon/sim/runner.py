@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from koinon.rewards.params import DEFAULT_PARAMS
 from koinon.sim.attacks import Plan, assemble, mixed
+from koinon.sim.history import earlier_worlds, with_history
 from koinon.sim.hive import settle_hive
 from koinon.sim.koinon_scheme import settle_koinon
 from koinon.sim.log import ATTACKER, SYBIL, EventLog, FloatArray
@@ -34,6 +36,8 @@ class SimConfig:
     fakes: tuple[int, ...] = (10, 100, 1000)  # sybil farm sizes available to the attackers
     mixed_fakes: int = 100  # the sybil farm in the one log with every kind of attacker
     vote_price: float = 0.5  # share of what bought votes earn the buyer that the sellers charge
+    # earlier epochs drawn for Koinon's ring detector, which reads this many besides the current
+    earlier_epochs: int = DEFAULT_PARAMS.ring_epochs - 1
 
 
 @dataclass(frozen=True)
@@ -104,15 +108,20 @@ def run_seed(
 ) -> dict[tuple[str, str], dict[str, Figures]]:
     """All logs of one seed: (scenario or fake count, strategy) -> scheme -> figures."""
     world = generate_world(config.world, np.random.default_rng([seed, 0]))
+    earlier = earlier_worlds(world, config.earlier_epochs, seed)
     results: dict[tuple[str, str], dict[str, Figures]] = {}
     for index, (name, strategy) in enumerate(STRATEGIES.items()):
         sizes = config.fakes if name in NEEDS_FAKES else (0,)
         for fakes in sizes:
             rng = np.random.default_rng([seed, 1, index, fakes])
             plan: Plan = strategy(world, fakes, rng)
-            results[(str(fakes), name)] = settle_all(assemble(world, plan), config, advance)
+            log = with_history(assemble(world, plan), earlier, strategy, fakes, seed, index)
+            results[(str(fakes), name)] = settle_all(log, config, advance)
     plan = mixed(world, config.mixed_fakes, np.random.default_rng([seed, 2]))
-    results[("mixed", "mixed")] = settle_all(assemble(world, plan), config, advance)
+    log = with_history(
+        assemble(world, plan), earlier, mixed, config.mixed_fakes, seed, len(STRATEGIES)
+    )
+    results[("mixed", "mixed")] = settle_all(log, config, advance)
     return results
 
 

@@ -6,7 +6,7 @@ Everything random comes from the `numpy.random.Generator` passed in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -128,6 +128,27 @@ def generate_world(config: WorldConfig, rng: np.random.Generator) -> World:
         votes=votes,
         seeds=seeds,
         end=2 * PAYOUT_WINDOW,
+    )
+
+
+def next_epoch(world: World, rng: np.random.Generator) -> World:
+    """Another epoch of the same network: the same people, follows and tastes, new posts and
+    the honest votes on them (what the ring detector reads as earlier epochs)."""
+    config, n = world.config, world.n_accounts
+    post_count = rng.poisson(config.posts_per_account * rng.lognormal(-0.125, 0.5, n))
+    post_author = np.repeat(np.arange(n, dtype=np.int64), post_count)
+    post_author = post_author[np.argsort(rng.random(post_author.shape[0]), kind="stable")]
+    post_time = rng.integers(0, PAYOUT_WINDOW, post_author.shape[0]).astype(np.int64)
+    quality = np.clip(
+        world.skill[post_author] + rng.normal(0.0, 0.12, post_author.shape[0]), 0.0, 1.0
+    )
+    cap = world.vote_cap.astype(np.float64)
+    votes = _honest_votes(
+        config, world.camp, world.noise, world.threshold, cap, world.delay,
+        post_author, post_time, quality, world.follow_src, world.follow_dst, rng,
+    )  # fmt: skip
+    return replace(
+        world, post_author=post_author, post_time=post_time, post_quality=quality, votes=votes
     )
 
 

@@ -25,7 +25,7 @@ CONFIG = RewardsConfig(
     trust_seeds=(pubkey_of(ALICE),),
     note_labelers=(pubkey_of(NODE),),
 )
-EPOCH = 2
+EPOCH = 0  # the first epoch: an audit of it reads no earlier upvotes
 START, END = CONFIG.window(EPOCH)
 KOIN = 10**18
 REAL = 3 * KOIN  # what BOB really bonded

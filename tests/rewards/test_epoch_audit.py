@@ -16,9 +16,9 @@ from tests.helpers import make_event, make_key, pubkey_of
 
 KEYS = [make_key(950 + i) for i in range(4)]
 NODE = make_key(999)
-CONFIG = RewardsConfig(genesis=0, epoch_seconds=1_000, trust_seeds=(pubkey_of(KEYS[0]),))
-EPOCH = 4
-START = EPOCH * 1_000
+CONFIG = RewardsConfig(genesis=4_000, epoch_seconds=1_000, trust_seeds=(pubkey_of(KEYS[0]),))
+EPOCH = 0  # the first epoch reads no earlier upvotes (tests/rewards/test_earlier_upvotes.py)
+START = CONFIG.window(EPOCH)[0]
 
 
 def inputs() -> list[Event]:

@@ -85,7 +85,9 @@ async def test_an_epoch_is_settled_published_served_and_finalized(node: Node) ->
     epoch = 5
     start, _ = config.window(epoch)
     events = epoch_events(start)
-    await publish_all(node.ws_url, events)
+    # the epoch before, never settled here: the ring detector reads the upvotes it counted
+    before = [e for e in epoch_events(config.window(epoch - 1)[0]) if e.kind != 3]
+    await publish_all(node.ws_url, [*before, *events])
     settlement = await node.settlement.settle(epoch)
     assert settlement.total == config.pool_per_epoch
     assert len(settlement.payouts) == len(KEYS)
@@ -102,8 +104,18 @@ async def test_an_epoch_is_settled_published_served_and_finalized(node: Node) ->
     assert sum(int(p["amount"]) for p in body["payouts"]) == settlement.total
     served = [parse_event(raw) for raw in await get(node, f"/rewards/epochs/{epoch}/events")]
     assert {e.id for e in served} == {e.id for e in events}
-    audited = audit_epoch(config, node.key.public_key, parse_event(body["record"]), served, epoch)
+    # the record names the upvotes of the five epochs before, and the node serves their inputs
+    assert len(record.earlier) == 5 == len(settlement.earlier)
+    earlier = [
+        [parse_event(raw) for raw in await get(node, f"/rewards/epochs/{past}/upvote-events")]
+        for past in range(epoch - 5, epoch)
+    ]
+    assert {e.id for e in before} <= {e.id for e in earlier[-1]}
+    signed = parse_event(body["record"])
+    audited = audit_epoch(config, node.key.public_key, signed, served, epoch, None, earlier)
     assert audited.settlement.root == settlement.root
+    with pytest.raises(SettlementMismatch, match="earlier epochs' upvotes"):
+        audit_epoch(config, node.key.public_key, signed, served, epoch, None, [*earlier[:-1], []])
 
     author = pubkey_of(KEYS[1])
     proof = await get(node, f"/rewards/epochs/{epoch}/proof/{author}")
