@@ -183,14 +183,13 @@ def from_input(epoch: EpochInput | EpochColumns) -> tuple[EpochArrays, list[str]
 
 def upvotes_of(arrays: EpochArrays, accounts: list[str]) -> UpvoteColumns:
     """The upvotes the epoch counts, one per vote (a voter's latest on a post, self-votes left
-    out), as (voter, author) pubkeys: what the ring detector of the epochs after it reads."""
+    out), as (voter, author) keys: what the ring detector of the epochs after it reads."""
     up = arrays.vote_direction > 0
     voter, author = arrays.vote_voter[up], arrays.post_author[arrays.vote_post[up]]
     other = voter != author
+    account_keys = keys_of(accounts)
     return UpvoteColumns(
-        tuple(map(accounts.__getitem__, voter[other].tolist())),
-        tuple(map(accounts.__getitem__, author[other].tolist())),
-        check=False,
+        np.take(account_keys, voter[other], axis=0), np.take(account_keys, author[other], axis=0)
     )
 
 
@@ -198,17 +197,27 @@ def _earlier_accounts(columns: EpochColumns, account_keys: Keys) -> tuple[IntArr
     """The earlier epochs' upvotes as (voter, author) account numbers. Upvotes by or for someone
     with no record in this epoch are left out: such an account weighs nothing here."""
     earlier = columns.earlier
-    if not len(earlier):
+    if not len(earlier) or not account_keys.shape[0]:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    count = account_keys.shape[0]
-    ranks, _ = rank_keys(
-        np.concatenate([account_keys, earlier.keys("voter"), earlier.keys("author")])
-    )
-    account_of_rank = np.full(int(ranks.max()) + 1, -1, dtype=np.int64)
-    account_of_rank[ranks[:count]] = np.arange(count, dtype=np.int64)
-    voter, author = np.split(account_of_rank[ranks[count:]], 2)
+    voter = _account_numbers(account_keys, earlier.voters)
+    author = _account_numbers(account_keys, earlier.authors)
     known = (voter >= 0) & (author >= 0) & (voter != author)
     return voter[known], author[known]
+
+
+def _account_numbers(account_keys: Keys, keys: Keys) -> IntArray:
+    """The number of each key among the sorted `account_keys`, -1 for a key not among them."""
+    first = account_keys[:, 0]
+    if (first[1:] == first[:-1]).any():  # two accounts share their first 8 bytes: rank them all
+        count = account_keys.shape[0]
+        ranks, _ = rank_keys(np.concatenate([account_keys, keys]))
+        account_of_rank = np.full(int(ranks.max()) + 1, -1, dtype=np.int64)
+        account_of_rank[ranks[:count]] = np.arange(count, dtype=np.int64)
+        numbers: IntArray = account_of_rank[ranks[count:]]
+        return numbers
+    at = np.minimum(np.searchsorted(first, keys[:, 0]), first.shape[0] - 1)
+    found = (np.take(account_keys, at, axis=0) == keys).all(axis=1)
+    return np.where(found, at, -1).astype(np.int64)
 
 
 def _settled_posts(epoch: EpochColumns) -> IntArray:

@@ -4,15 +4,17 @@ checked and indexed a column at a time."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import InitVar, dataclass, field
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from koinon.errors import invalid
-from koinon.rewards.keys import Keys, hex_keys, hex_of, keys_of
+from koinon.rewards.keys import Keys, hex_keys, hex_of, keys_of, rank_keys
 from koinon.rewards.model import Bond, EpochInput, Follow, NoteOutcome, Post, Upvote, Vote
 
 _INT64_MAX = 2**63 - 1
@@ -222,70 +224,120 @@ class FollowColumns:
         return tuple(map(Follow, self.follower, self.followee))
 
 
-@dataclass(frozen=True, slots=True)
+def _no_keys() -> Keys:
+    return np.zeros((0, 4), dtype=np.uint64)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class UpvoteColumns:
-    """Earlier epochs' upvotes as columns: row i is `Upvote(voter[i], author[i])`."""
+    """Upvotes an epoch counted, as key columns (`koinon.rewards.keys`): row i is an upvote by
+    the account with key `voters[i]` for a post by `authors[i]`. Kept as keys, not hex strings:
+    a settlement reads millions of them and only ever matches them to accounts."""
 
-    voter: tuple[str, ...] = ()
-    author: tuple[str, ...] = ()
-    check: InitVar[bool] = True  # False: the caller made every row from parsed events
-    known: InitVar[Mapping[str, Keys] | None] = None  # keys of hex columns the caller has made
-    _keys: dict[str, Keys] = field(default_factory=dict, init=False, repr=False, compare=False)
+    voters: Keys = field(default_factory=_no_keys)
+    authors: Keys = field(default_factory=_no_keys)
+    _digest: list[str] = field(default_factory=list, init=False, repr=False)
 
-    def __post_init__(self, check: bool, known: Mapping[str, Keys] | None) -> None:
-        _check_lengths("upvote", self.voter, self.author)
-        _seed(self._keys, len(self.voter), known)
-        if check:
-            _check_hex("upvoter", tuple(set(self.voter)))
-            _check_hex("upvoted author", tuple(set(self.author)))
-
-    def keys(self, name: Literal["voter", "author"]) -> Keys:
-        """The keys (`koinon.rewards.keys`) of hex column `name`, made on first use."""
-        return _memo(self._keys, name, getattr(self, name))
+    def __post_init__(self) -> None:
+        if self.voters.shape != self.authors.shape or self.voters.shape[1:] != (4,):
+            raise invalid("upvote columns must be two key columns of the same length")
 
     @classmethod
     def of(cls, upvotes: tuple[Upvote, ...]) -> UpvoteColumns:
-        """The columns of `upvotes`, in their order."""
-        voters = tuple(u.voter for u in upvotes)
-        return cls(voters, tuple(u.author for u in upvotes), check=False)
+        """The columns of `upvotes`, in their order (records check themselves)."""
+        if not upvotes:
+            return cls()
+        voters = keys_of([u.voter for u in upvotes])
+        return cls(voters, keys_of([u.author for u in upvotes]))
+
+    @classmethod
+    def of_hex(cls, voters: Sequence[str], authors: Sequence[str]) -> UpvoteColumns:
+        """Columns from hex public keys, checked."""
+        if len(voters) != len(authors):
+            raise invalid("upvote columns must have the same length")
+        return cls(
+            _check_hex("upvoter", tuple(voters)), _check_hex("upvoted author", tuple(authors))
+        )
 
     @classmethod
     def joined(cls, parts: Sequence[UpvoteColumns]) -> UpvoteColumns:
         """The rows of all `parts`, one after the other."""
-        return cls(
-            tuple(voter for part in parts for voter in part.voter),
-            tuple(author for part in parts for author in part.author),
-            check=False,
-            known={
-                name: np.concatenate([part.keys(name) for part in parts])
-                for name in ("voter", "author")
-            },
+        if not parts:
+            return cls()
+        voters = np.concatenate([part.voters for part in parts])
+        return cls(voters, np.concatenate([part.authors for part in parts]))
+
+    def keys(self, name: Literal["voter", "author"]) -> Keys:
+        """The key column `name`."""
+        return self.voters if name == "voter" else self.authors
+
+    def _pairs(self) -> npt.NDArray[np.uint64]:
+        """Rows of eight words, a voter's key then the author's, in canonical order: by voter,
+        then author (the order of the bytes), repeats kept."""
+        if not len(self):
+            return np.zeros((0, 8), dtype=np.uint64)
+        voter, _ = rank_keys(self.voters)
+        author, _ = rank_keys(self.authors)
+        order = np.lexsort((author, voter))
+        return np.concatenate(
+            [np.take(self.voters, order, axis=0), np.take(self.authors, order, axis=0)], axis=1
         )
 
     def to_bytes(self) -> bytes:
-        """Every voter's 32-byte key, then every author's: how a node keeps an epoch's upvotes."""
-        return np.concatenate([self.keys("voter"), self.keys("author")]).astype(">u8").tobytes()
+        """The upvotes as the digest reads them: 64-byte pairs in canonical order. How a node
+        keeps an epoch's upvotes; their SHA-256 is `digest`."""
+        data = self._pairs().astype(">u8").tobytes()
+        if not self._digest:
+            self._digest.append(hashlib.sha256(data).hexdigest())
+        return data
+
+    def digest(self) -> str:
+        """SHA-256 over the upvotes: each a voter's 32-byte key followed by the author's, the
+        pairs sorted, repeats kept, concatenated (what a settlement record names)."""
+        if not self._digest:
+            self.to_bytes()
+        return self._digest[0]
 
     @classmethod
     def from_bytes(cls, data: bytes) -> UpvoteColumns:
-        """The upvotes `to_bytes` wrote."""
+        """The upvotes `to_bytes` wrote, which must be in its order."""
         if len(data) % 64:
             raise invalid("kept upvotes must be pairs of 32-byte keys")
-        keys = np.frombuffer(data, dtype=">u8").reshape(-1, 4).astype(np.uint64)
-        voters, authors = np.split(keys, 2)
-        return cls(
-            tuple(hex_of(voters)),
-            tuple(hex_of(authors)),
-            check=False,
-            known={"voter": voters, "author": authors},
-        )
+        pairs = np.frombuffer(data, dtype=">u8").reshape(-1, 8).astype(np.uint64)
+        if not _ascending(pairs):
+            raise invalid("kept upvotes must be in canonical order")
+        upvotes = cls(np.ascontiguousarray(pairs[:, :4]), np.ascontiguousarray(pairs[:, 4:]))
+        upvotes._digest.append(hashlib.sha256(data).hexdigest())
+        return upvotes
 
     def __len__(self) -> int:
-        return len(self.voter)
+        return int(self.voters.shape[0])
+
+    def __eq__(self, other: object) -> bool:
+        """The same upvotes in the same order."""
+        if not isinstance(other, UpvoteColumns):
+            return NotImplemented
+        return bool(
+            np.array_equal(self.voters, other.voters)
+            and np.array_equal(self.authors, other.authors)
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable arrays inside
 
     def records(self) -> tuple[Upvote, ...]:
         """The rows as `Upvote` records."""
-        return tuple(map(Upvote, self.voter, self.author))
+        return tuple(map(Upvote, hex_of(self.voters), hex_of(self.authors)))
+
+
+def _ascending(rows: npt.NDArray[np.uint64]) -> bool:
+    """Whether the rows are in lexicographic order (equal neighbours allowed)."""
+    if rows.shape[0] < 2:
+        return True
+    before, after = rows[:-1], rows[1:]
+    differs = before != after
+    column = np.argmax(differs, axis=1)  # the first word that differs (0 when none does)
+    at = np.arange(column.shape[0])
+    return bool((~differs.any(axis=1) | (after[at, column] > before[at, column])).all())
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,7 +358,7 @@ class EpochColumns:
     follows: FollowColumns
     bonds: tuple[Bond, ...] = ()
     outcomes: tuple[NoteOutcome, ...] = ()
-    earlier: UpvoteColumns = field(default_factory=lambda: UpvoteColumns(check=False))
+    earlier: UpvoteColumns = field(default_factory=UpvoteColumns)
 
     def __post_init__(self) -> None:
         # the scalar checks are EpochInput's own; building one without its big tuples runs them

@@ -23,7 +23,6 @@ from koinon.rewards.columns import EpochColumns, UpvoteColumns
 from koinon.rewards.config import RewardsConfig
 from koinon.rewards.events import epoch_columns
 from koinon.rewards.holdings import BondHoldings, cap_bonds
-from koinon.rewards.keys import rank_keys
 from koinon.rewards.model import EpochInput, EpochResult
 from koinon.rewards.order import word_order
 from koinon.rewards.params import Params
@@ -45,7 +44,7 @@ class Settlement:
     inputs: str  # hex SHA-256 over the sorted ids of the events that were settled
     holdings: BondHoldings | None = None  # the chain's bonds it was capped by (none: no chain)
     # the upvotes this epoch counted, which the ring detector of the epochs after it reads
-    upvotes: UpvoteColumns = dataclasses.field(default_factory=lambda: UpvoteColumns(check=False))
+    upvotes: UpvoteColumns = dataclasses.field(default_factory=UpvoteColumns)
     earlier: tuple[str, ...] = ()  # `upvotes_digest` of each earlier epoch read, oldest first
 
     @property
@@ -89,17 +88,8 @@ def inputs_digest(events: Iterable[Event]) -> str:
 
 
 def upvotes_digest(upvotes: UpvoteColumns) -> str:
-    """SHA-256 over an epoch's counted upvotes: each a voter's key then the author's (32 bytes
-    each), sorted by voter then author, repeats kept."""
-    voters, authors = upvotes.keys("voter"), upvotes.keys("author")
-    if not voters.shape[0]:
-        return hashlib.sha256(b"").hexdigest()
-    voter, _ = rank_keys(voters)
-    author, _ = rank_keys(authors)
-    order = np.lexsort((author, voter))
-    pairs = np.concatenate([np.take(voters, order, axis=0), np.take(authors, order, axis=0)], 1)
-    # keys are rows of big-endian words read as numbers: back to bytes, 64 per upvote
-    return hashlib.sha256(pairs.astype(">u8").tobytes()).hexdigest()
+    """The digest a settlement record names for upvotes (`UpvoteColumns.digest`)."""
+    return upvotes.digest()
 
 
 def counted_upvotes(columns: EpochColumns) -> UpvoteColumns:

@@ -3,16 +3,19 @@ node keeps them, how a settlement names them and how an audit checks them."""
 
 from __future__ import annotations
 
+import hashlib
 import random
 
 import pytest
 
 from koinon.core.event import Event, sign_event
 from koinon.errors import Rejected
+from koinon.rewards.arrays import _account_numbers
 from koinon.rewards.audit import SettlementMismatch, audit_epoch
 from koinon.rewards.columns import UpvoteColumns
 from koinon.rewards.config import RewardsConfig
 from koinon.rewards.events import epoch_columns
+from koinon.rewards.keys import keys_of
 from koinon.rewards.model import Upvote
 from koinon.rewards.params import Params
 from koinon.rewards.settlement import (
@@ -73,24 +76,46 @@ def test_an_epoch_counts_its_own_upvotes_once_each() -> None:
 
 def test_the_digest_is_of_the_multiset() -> None:
     a, b, c = (pubkey_of(k) for k in (ALICE, BOB, CAROL))
-    one = UpvoteColumns((a, b, a), (b, c, c))
-    shuffled = UpvoteColumns((a, a, b), (c, b, c))
+    one = UpvoteColumns.of_hex((a, b, a), (b, c, c))
+    shuffled = UpvoteColumns.of_hex((a, a, b), (c, b, c))
     assert upvotes_digest(one) == upvotes_digest(shuffled)
-    assert upvotes_digest(one) != upvotes_digest(UpvoteColumns((a, b), (b, c)))  # a repeat counts
-    assert upvotes_digest(one) != upvotes_digest(UpvoteColumns((a, b, b), (b, c, c)))
-    assert upvotes_digest(UpvoteColumns()) == upvotes_digest(UpvoteColumns((), ()))
+    fewer = UpvoteColumns.of_hex((a, b), (b, c))
+    assert upvotes_digest(one) != upvotes_digest(fewer)  # a repeat counts
+    assert upvotes_digest(one) != upvotes_digest(UpvoteColumns.of_hex((a, b, b), (b, c, c)))
+    # the digest is the SHA-256 of the sorted 64-byte pairs
+    pairs = sorted(bytes.fromhex(v + w) for v, w in [(a, b), (b, c), (a, c)])
+    assert upvotes_digest(one) == hashlib.sha256(b"".join(pairs)).hexdigest()
+    assert upvotes_digest(UpvoteColumns()) == hashlib.sha256(b"").hexdigest()
 
 
 def test_kept_upvotes_read_back_the_same() -> None:
     a, b = pubkey_of(ALICE), pubkey_of(BOB)
-    upvotes = UpvoteColumns((a, b, a), (b, a, b))
-    again = UpvoteColumns.from_bytes(upvotes.to_bytes())
-    assert again.records() == upvotes.records()
+    upvotes = UpvoteColumns.of_hex((a, b, a), (b, a, b))
+    data = upvotes.to_bytes()
+    again = UpvoteColumns.from_bytes(data)
+    assert sorted(again.records(), key=str) == sorted(upvotes.records(), key=str)
+    assert again.digest() == upvotes.digest() == hashlib.sha256(data).hexdigest()
     assert UpvoteColumns.from_bytes(b"").records() == ()
     with pytest.raises(Rejected, match="pairs of 32-byte keys"):
         UpvoteColumns.from_bytes(bytes(65))
+    with pytest.raises(Rejected, match="canonical order"):
+        UpvoteColumns.from_bytes(data[64:128] + data[:64] + data[128:])
     with pytest.raises(Rejected, match="upvoter"):
-        UpvoteColumns(("nothex",), (b,))
+        UpvoteColumns.of_hex(("nothex",), (b,))
+    with pytest.raises(Rejected, match="same length"):
+        UpvoteColumns.of_hex((a,), ())
+
+
+def test_upvotes_find_their_accounts_even_when_keys_share_a_prefix() -> None:
+    # accounts whose keys share their first 8 bytes take the ranking path; others a search
+    shared = ["00" * 8 + f"{i:02x}" * 24 for i in range(1, 4)]
+    plain = [f"{i:02x}" * 32 for i in range(5, 8)]
+    for accounts in (shared + plain, plain):
+        accounts = sorted(accounts)
+        account_keys = keys_of(accounts)
+        asked = [accounts[2], "ff" * 32, accounts[0], accounts[-1]]
+        numbers = _account_numbers(account_keys, keys_of(asked))
+        assert numbers.tolist() == [2, -1, 0, len(accounts) - 1]
 
 
 def signed(settlement_tags: tuple[int, str, list[list[str]]]) -> Event:

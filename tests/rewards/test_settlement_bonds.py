@@ -164,7 +164,7 @@ async def test_verify_epoch_catches_a_node_that_lies_about_the_chain(world: Worl
     # the node signs its lie: the record is consistent, the chain is not
     events = await service.inputs(6)
     assert events is not None
-    lying = settle(events, service.config, 6, None, lie)
+    lying = settle(events, service.config, 6, None, lie, await service.earlier_upvotes(6))
     assert writer_notes(lying) > 0
     kind, content, tags = record_template(lying, service.config)
     record = sign_event(
