@@ -197,18 +197,19 @@ def main() -> None:
             counted_upvotes(epoch_columns(inputs, config, EPOCH - len(past) + at)).to_bytes()
             for at, inputs in enumerate(past)
         ]
+        del past  # a node holds only the epoch it settles in memory
         earlier = read_kept(kept)
         columns = dataclasses.replace(
             epoch_columns(events, config, EPOCH), earlier=UpvoteColumns.joined(earlier)
         )
-        records = columns.records() if not past else None
+        records = columns.records() if not kept else None
         arrays, _, _ = from_input(columns)
         digest = inputs_digest(events)
     print(
         f"generated {len(events):,} events: {args.votes:,} reactions ({len(columns.votes):,} "
         f"votes once repeats are dropped), {len(columns.posts):,} posts, "
         f"{len(columns.follows):,} follows over {args.accounts:,} accounts; "
-        f"{len(columns.earlier):,} upvotes counted in {len(past)} earlier epochs; "
+        f"{len(columns.earlier):,} upvotes counted in {len(kept)} earlier epochs; "
         f"in {time.perf_counter() - start:.1f} s"
     )
     settlement = settle(events, config, EPOCH, earlier=earlier)
