@@ -144,6 +144,7 @@ def _best_prefix(
     position: FloatArray,
     row: IntArray,
     col: IntArray,
+    links: FloatArray,
     degree: FloatArray,
     total: float,
 ) -> tuple[float, IntArray]:
@@ -154,7 +155,7 @@ def _best_prefix(
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n, dtype=np.int64)
     # an edge is inside a prefix once the prefix reaches its later end
-    inside = np.cumsum(np.bincount(np.maximum(rank[row], rank[col]), minlength=n))
+    inside = np.cumsum(np.bincount(np.maximum(rank[row], rank[col]), weights=links, minlength=n))
     volume = np.cumsum(degree[order])
     expected = volume * volume / total
     z = (inside - expected) / np.sqrt(np.maximum(expected, 1e-12))
@@ -201,10 +202,11 @@ def find_rings(
     graph.sum_duplicates()
     graph.sort_indices()
     degree = np.asarray(graph.sum(axis=1)).ravel().astype(np.float64)
-    coo = graph.tocoo()
-    row = np.repeat(coo.row.astype(np.int64), coo.data.astype(np.int64))
-    col = np.repeat(coo.col.astype(np.int64), coo.data.astype(np.int64))
-    total = float(row.shape[0])
+    # each linked pair once (the graph is symmetric, its diagonal empty), counting both ways
+    pairs = sp.triu(graph, k=1).tocoo()
+    row, col = pairs.row.astype(np.int64), pairs.col.astype(np.int64)
+    links = 2.0 * pairs.data
+    total = _sum(degree)
     _, vectors = leading_vectors(graph, degree, params.ring_vectors, params.ring_edge)
     members_of = nodes[keep]
     voting_weight = _sum(weight[sorted_unique(voter)])
@@ -217,7 +219,7 @@ def find_rings(
         position = inverse_root * vectors[:, j]
         best_z, best = -math.inf, position[:0].astype(np.int64)
         for sign in (1.0, -1.0):
-            z, prefix = _best_prefix(sign * position, row, col, degree, total)
+            z, prefix = _best_prefix(sign * position, row, col, links, degree, total)
             if z > best_z:
                 best_z, best = z, prefix
         if best.shape[0] == 0 or best_z < params.ring_min_z:

@@ -80,8 +80,16 @@ def inputs_digest(events: Iterable[Event]) -> str:
     words = np.frombuffer(bytes.fromhex("".join(ids)), dtype=">u8").reshape(-1, 4)
     order, first = word_order(words[:, 0].astype(np.uint64))
     rows = np.take(words, order, axis=0)  # rows of a 2-D array: faster than words[order]
-    if (first[1:] == first[:-1]).any():  # a repeated id, or two that share their first 8 bytes
-        rows = words[np.lexsort((words[:, 3], words[:, 2], words[:, 1], words[:, 0]))]
+    shared = first[1:] == first[:-1]
+    if shared.any():  # a repeated id, or two that share their first 8 bytes
+        # only the runs of rows that share a first word need the other words: sorted together
+        # by all four, each run stays in its place (the runs' first words are in order)
+        tied = np.zeros(rows.shape[0], dtype=bool)
+        tied[:-1] |= shared
+        tied[1:] |= shared
+        at = np.flatnonzero(tied)
+        run = rows[at]
+        rows[at] = run[np.lexsort((run[:, 3], run[:, 2], run[:, 1], run[:, 0]))]
         rows = rows[np.r_[True, (rows[1:] != rows[:-1]).any(axis=1)]]
     # otherwise every first word differs, so every id does; hashed without a copy to bytes
     return hashlib.sha256(np.ascontiguousarray(rows).data).hexdigest()
