@@ -45,7 +45,9 @@ def collector_paused() -> Iterator[None]:
 
 def settle_epoch(epoch: EpochInput | EpochColumns, params: Params = DEFAULT_PARAMS) -> EpochResult:
     """Payouts and slashes of one epoch; the order of the input's records does not matter."""
-    return settle_counting(epoch, params)[0]
+    with collector_paused():
+        arrays, accounts, post_ids = from_input(epoch)
+        return _settle(epoch, params, arrays, accounts, post_ids)
 
 
 def settle_counting(
