@@ -3,6 +3,7 @@ payout proofs. Everything here can be recomputed by the client (`koinon rewards 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import orjson
@@ -140,25 +141,26 @@ class RewardsApi:
 
     async def events(self, request: web.Request) -> web.Response:
         """The exact events the epoch was settled from (signed; check them, then recompute)."""
-        try:
-            epoch = _epoch(request)
-        except Rejected as rejected:
-            return from_rejected(rejected)
-        events = await self.service.inputs(epoch)
-        if events is None:
-            return problem(404, "not found", f"epoch {epoch} is not settled here", "invalid")
-        return _json([event.to_dict() for event in events])
+        return await self._events(request, self.service.inputs, "epoch {} is not settled here")
 
     async def upvote_events(self, request: web.Request) -> web.Response:
         """The exact events the upvotes of an epoch that later epochs read were counted from."""
+        missing = "no later epoch read the upvotes of epoch {} here"
+        return await self._events(request, self.service.upvote_inputs, missing)
+
+    async def _events(
+        self,
+        request: web.Request,
+        read: Callable[[int], Awaitable[list[Event] | None]],
+        missing: str,
+    ) -> web.Response:
         try:
             epoch = _epoch(request)
         except Rejected as rejected:
             return from_rejected(rejected)
-        events = await self.service.upvote_inputs(epoch)
+        events = await read(epoch)
         if events is None:
-            detail = f"no later epoch read the upvotes of epoch {epoch} here"
-            return problem(404, "not found", detail, "invalid")
+            return problem(404, "not found", missing.format(epoch), "invalid")
         return _json([event.to_dict() for event in events])
 
     async def proof(self, request: web.Request) -> web.Response:
