@@ -50,7 +50,7 @@ def tally(epoch: EpochArrays, params: Params, penalized: IntArray | None = None)
     up = first.up & (first.mass > 0.0)
     voter, post = epoch.vote_voter[up], epoch.vote_post[up]
     author = epoch.post_author[post]
-    first_voter, first_author = voter, author
+    window_voter, window_author = _window_upvotes(epoch, voter, author, first_weight)
     # Two partitions: groups that keep their trust among themselves (directed, by where each
     # account's trust goes), and groups that vote for each other (undirected; follows left out,
     # since a vote ring that follows many honest accounts would hide among them).
@@ -78,7 +78,6 @@ def tally(epoch: EpochArrays, params: Params, penalized: IntArray | None = None)
         cluster, voter, author, mass, authors, weight, params, reading * closure.openness[voter]
     )
     effective = mass * np.where(cluster[voter] == cluster[author], cap[cluster[voter]], 1.0)
-    window_voter, window_author = _window_upvotes(epoch, first_voter, first_author, first_weight)
     rings = find_rings(n, window_voter, window_author, cluster, first_weight, params)
     effective = hold_rings(
         rings, effective, voter, author, mass, authors, weight, params.ring_preference

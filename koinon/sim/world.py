@@ -96,12 +96,7 @@ def generate_world(config: WorldConfig, rng: np.random.Generator) -> World:
     vote_cap = np.maximum(1, np.round(config.votes_per_account * rng.lognormal(-0.18, 0.6, n)))
     delay = 8 * 3600 * rng.lognormal(0.0, 0.8, n)
 
-    post_count = rng.poisson(config.posts_per_account * rng.lognormal(-0.125, 0.5, n))
-    post_author = np.repeat(np.arange(n, dtype=np.int64), post_count)
-    order = np.argsort(rng.random(post_author.shape[0]), kind="stable")
-    post_author = post_author[order]
-    post_time = rng.integers(0, PAYOUT_WINDOW, post_author.shape[0]).astype(np.int64)
-    quality = np.clip(skill[post_author] + rng.normal(0.0, 0.12, post_author.shape[0]), 0.0, 1.0)
+    post_count, post_author, post_time, quality = _posts(config, skill, rng)
 
     follow_src, follow_dst = _follows(config, camp, skill, post_count, rng)
     in_degree = np.bincount(follow_dst, minlength=n)
@@ -131,17 +126,26 @@ def generate_world(config: WorldConfig, rng: np.random.Generator) -> World:
     )
 
 
-def next_epoch(world: World, rng: np.random.Generator) -> World:
-    """Another epoch of the same network: the same people, follows and tastes, new posts and
-    the honest votes on them (what the ring detector reads as earlier epochs)."""
-    config, n = world.config, world.n_accounts
-    post_count = rng.poisson(config.posts_per_account * rng.lognormal(-0.125, 0.5, n))
+def _posts(
+    config: WorldConfig, skill: FloatArray, rng: np.random.Generator
+) -> tuple[IntArray, IntArray, IntArray, FloatArray]:
+    """One epoch's posts: how many each account writes, their authors in a random order, their
+    times, and their hidden quality (the author's skill plus noise)."""
+    n = skill.shape[0]
+    mean = config.posts_per_account * rng.lognormal(-0.125, 0.5, n)
+    post_count = np.asarray(rng.poisson(mean), dtype=np.int64)
     post_author = np.repeat(np.arange(n, dtype=np.int64), post_count)
     post_author = post_author[np.argsort(rng.random(post_author.shape[0]), kind="stable")]
     post_time = rng.integers(0, PAYOUT_WINDOW, post_author.shape[0]).astype(np.int64)
-    quality = np.clip(
-        world.skill[post_author] + rng.normal(0.0, 0.12, post_author.shape[0]), 0.0, 1.0
-    )
+    quality = np.clip(skill[post_author] + rng.normal(0.0, 0.12, post_author.shape[0]), 0.0, 1.0)
+    return post_count, post_author, post_time, quality
+
+
+def next_epoch(world: World, rng: np.random.Generator) -> World:
+    """Another epoch of the same network: the same people, follows and tastes, new posts and
+    the honest votes on them (what the ring detector reads as earlier epochs)."""
+    config = world.config
+    _, post_author, post_time, quality = _posts(config, world.skill, rng)
     cap = world.vote_cap.astype(np.float64)
     votes = _honest_votes(
         config, world.camp, world.noise, world.threshold, cap, world.delay,
